@@ -1,0 +1,78 @@
+using System;
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using System.Threading.Tasks;
+
+namespace Rpc.Benchmarks;
+
+/// <summary>
+/// <c>Rpc.Benchmarks [--quick] [--filter &lt;row substring&gt;] [--out &lt;dir&gt;]</c> measures every row (client, the default);
+/// <c>Rpc.Benchmarks serve &lt;scenario&gt; &lt;endpoint&gt;</c> is the server child process the client starts.
+/// </summary>
+internal static class Program
+{
+    public static async Task<int> Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "serve")
+        {
+            if (args.Length != 3)
+            {
+                await Console.Error.WriteLineAsync("usage: Rpc.Benchmarks serve <scenario> <endpoint>");
+                return 2;
+            }
+
+            return await ServerProgram.RunAsync(args[1], args[2]);
+        }
+
+        if (args.Length > 0 && args[0] == "loop")
+        {
+            // For profilers (perf, dotnet-trace): one row, one operation, in a loop, both pids printed.
+            if (args.Length != 4 || !double.TryParse(args[3], NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds))
+            {
+                await Console.Error.WriteLineAsync("usage: Rpc.Benchmarks loop <row substring> <small|inflight|echo64k|echo1m> <seconds>");
+                return 2;
+            }
+
+            return Harness.Loop(args[1], args[2], TimeSpan.FromSeconds(seconds));
+        }
+
+        var quick = false;
+        string? filter = null;
+        string? outDirectory = null;
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--quick":
+                    quick = true;
+                    break;
+                case "--filter" when i + 1 < args.Length:
+                    filter = args[++i];
+                    break;
+                case "--out" when i + 1 < args.Length:
+                    outDirectory = args[++i];
+                    break;
+                default:
+                    await Console.Error.WriteLineAsync("usage: dotnet run -c Release --project bench/Rpc.Benchmarks -- [--quick] [--filter <row substring>] [--out <dir>]");
+                    return 2;
+            }
+        }
+
+        var optimized = typeof(Program).Assembly.GetCustomAttribute<DebuggableAttribute>()?.IsJITOptimizerDisabled != true;
+        var settings = quick ? BenchSettings.Quick : BenchSettings.Full;
+        var command = "dotnet run -c Release --project bench/Rpc.Benchmarks --" + (args.Length == 0 ? string.Empty : " " + string.Join(' ', args));
+        var started = DateTime.UtcNow;
+        var stopwatch = Stopwatch.StartNew();
+        var rows = Harness.Run(settings, filter, optimized);
+        var report = Report.Render(rows, settings, filter, command, started, stopwatch.Elapsed, optimized);
+        Console.WriteLine();
+        Console.WriteLine(report);
+        foreach (var path in Report.Save(report, started, quick, filter, outDirectory))
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"written: {path}"));
+        }
+
+        return 0;
+    }
+}

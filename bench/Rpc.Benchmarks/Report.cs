@@ -1,0 +1,251 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Rpc.Benchmarks;
+
+/// <summary>Renders the markdown report and writes it under bench/results.</summary>
+internal static class Report
+{
+    private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    public static string Render(List<Row> rows, BenchSettings settings, string? filter, string command, DateTime startedUtc, TimeSpan duration, bool optimized)
+    {
+        var text = new StringBuilder();
+        text.AppendLine(Invariant, $"# Rpc benchmarks, {startedUtc:yyyy-MM-dd HH:mm} UTC ({settings.Name} run{(filter is null ? string.Empty : $", filter \"{filter}\"")})");
+        text.AppendLine();
+        if (!optimized)
+        {
+            text.AppendLine("**WARNING: not an optimized (Release) build; these numbers are not comparable.**");
+            text.AppendLine();
+        }
+
+        text.AppendLine(Invariant, $"- machine: `nproc` = {Nproc()}, CPU: {CpuModel()}, {MemoryTotal()}, kernel {ReadFirstLine("/proc/sys/kernel/osrelease") ?? RuntimeInformation.OSDescription}");
+        text.AppendLine(Invariant, $"- .NET: {RuntimeInformation.FrameworkDescription} ({RuntimeInformation.RuntimeIdentifier}), workstation concurrent GC, tiered PGO on (runtime defaults)");
+        text.AppendLine(Invariant, $"- load average at the end: {ReadFirstLine("/proc/loadavg") ?? "unknown"}");
+        text.AppendLine(Invariant, $"- command: `{command}`");
+        text.AppendLine(Invariant, $"- {settings.Rounds} interleaved rounds in {duration.TotalMinutes:0.0} min; per row and round: {settings.SmallCallsPerRound:N0} small calls, {settings.InFlightCallsPerRound:N0} calls at {BenchSettings.InFlight} in flight, {settings.Echo64KPerRound:N0} × 64 KiB and {settings.Echo1MPerRound:N0} × 1 MiB echoes; warm-up ≥ {settings.WarmupTime.TotalSeconds:0.#} s of small calls per row first");
+        text.AppendLine();
+        text.AppendLine("Every row: client in this process, server in a child process, over the same socket kind (a Unix socket in a temp dir, or TCP loopback where stated). Ratios divide by the floor of the same socket kind measured in the same run. For the raw floors, \"64 in flight\" is the pipelined floor (a writer thread keeps 64 requests outstanding, a reader thread takes replies in bulk).");
+        text.AppendLine();
+        text.AppendLine("| row | small p50 µs | small p99 µs | calls/s, 1 in flight | calls/s, 64 in flight | 64 KiB echo p50 µs | 1 MiB echo p50 µs | B alloc / small call | small p50 ÷ floor | 64 in flight ÷ floor | 1 MiB echo ÷ floor |");
+        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var row in rows)
+        {
+            if (!row.Active || row.Small.Count == 0)
+            {
+                text.AppendLine(Invariant, $"| {row.Name} | – | – | – | – | – | – | – | – | – | – |");
+                continue;
+            }
+
+            var floor = FloorOf(rows, row);
+            text.AppendLine(Invariant, $"| {row.Name} | {Micro(SmallP50(row))} | {Micro(row.Small.PercentileMicroseconds(99))} | {CallsPerSecond(row):N0} | {InFlight(row):N0} | {Micro(row.Echo64K.PercentileMicroseconds(50))} | {Micro(row.Echo1M.PercentileMicroseconds(50))} | {AllocatedPerCall(row):N0} | {Ratio(SmallP50(row), floor is null ? double.NaN : SmallP50(floor))} | {Ratio(InFlight(row), floor is null ? double.NaN : InFlight(floor))} | {Ratio(Echo1M(row), floor is null ? double.NaN : Echo1M(floor))} |");
+        }
+
+        text.AppendLine();
+        AppendTargets(text, rows);
+        AppendStability(text, rows);
+
+        var notes = rows.Where(r => r.Skipped is not null || r.Note is not null).ToList();
+        if (notes.Count > 0)
+        {
+            text.AppendLine("## Notes");
+            text.AppendLine();
+            foreach (var row in notes)
+            {
+                text.AppendLine(Invariant, $"- {row.Name}: {(row.Skipped is null ? string.Empty : "**skipped**: " + row.Skipped)}{row.Note}");
+            }
+
+            text.AppendLine();
+        }
+
+        text.AppendLine("How it is measured: see bench/README.md (percentiles are nearest-rank over all samples of all rounds, computed by the harness; calls/s with 1 in flight = calls ÷ total time of the small-call loops; calls/s with 64 in flight = median over rounds; allocations = `GC.GetTotalAllocatedBytes(true)` delta over each round's small-call loop ÷ calls, client process only).");
+        return text.ToString();
+    }
+
+    public static IEnumerable<string> Save(string report, DateTime startedUtc, bool quick, string? filter, string? outDirectory)
+    {
+        var directory = outDirectory ?? Path.Combine(FindBenchDirectory() ?? Directory.GetCurrentDirectory(), "results");
+        Directory.CreateDirectory(directory);
+        var machine = new string([.. Environment.MachineName.Select(c => char.IsAsciiLetterOrDigit(c) || c == '-' ? c : '-')]);
+        var stem = $"{startedUtc:yyyy-MM-dd}-{machine}" + (quick ? "-quick" : string.Empty);
+        var files = new List<string>();
+        if (filter is not null)
+        {
+            files.Add(Path.Combine(directory, stem + "-filtered.md"));
+        }
+        else
+        {
+            files.Add(Path.Combine(directory, stem + ".md"));
+            files.Add(Path.Combine(directory, quick ? "latest-quick.md" : "latest.md"));
+        }
+
+        foreach (var file in files)
+        {
+            File.WriteAllText(file, report);
+        }
+
+        return files;
+    }
+
+    private static void AppendTargets(StringBuilder text, List<Row> rows)
+    {
+        text.AppendLine("## Targets: Rpc binary over unix:// against the raw Unix socket floor");
+        text.AppendLine();
+        var rpc = rows.FirstOrDefault(r => r.Scenario == Scenarios.RpcBinary && r.Transport == "unix");
+        var floor = rows.FirstOrDefault(r => r.IsFloor && r.Transport == "unix");
+        if (rpc is not { Active: true } || floor is not { Active: true } || rpc.Small.Count == 0 || floor.Small.Count == 0)
+        {
+            text.AppendLine("Not evaluated: the Rpc binary unix:// row or its floor did not run" + (rpc?.Skipped is null ? "." : $" ({rpc.Skipped})."));
+            text.AppendLine();
+            return;
+        }
+
+        text.AppendLine("| target | Rpc | floor | ratio | result |");
+        text.AppendLine("|---|---:|---:|---:|---|");
+        Target(text, "small call p50 ≤ 1.5× raw sync p50", SmallP50(rpc), SmallP50(floor), "µs", ratio => ratio <= 1.5);
+        Target(text, "64 in flight ≥ 0.6× raw pipelined", InFlight(rpc), InFlight(floor), "calls/s", ratio => ratio >= 0.6);
+        Target(text, "1 MiB echo p50 ≤ 3× raw 1 MiB echo", Echo1M(rpc), Echo1M(floor), "µs", ratio => ratio <= 3);
+        var allocated = AllocatedPerCall(rpc);
+        text.AppendLine(Invariant, $"| ≤ 100 B allocated per small call (client) | {allocated:N0} B | – | – | {(allocated <= 100 ? "PASS" : "MISS")} |");
+        text.AppendLine();
+    }
+
+    private static void Target(StringBuilder text, string name, double value, double floor, string unit, Func<double, bool> pass)
+    {
+        var ratio = value / floor;
+        var format = unit == "µs" ? "0.0" : "N0";
+        text.AppendLine(Invariant, $"| {name} | {value.ToString(format, Invariant)} {unit} | {floor.ToString(format, Invariant)} {unit} | {ratio:0.00}× | {(pass(ratio) ? "PASS" : "MISS")} |");
+    }
+
+    private static void AppendStability(StringBuilder text, List<Row> rows)
+    {
+        var measured = rows.Where(r => r.RoundSmallP50.Count > 0).ToList();
+        if (measured.Count == 0)
+        {
+            return;
+        }
+
+        var rounds = measured.Max(r => r.RoundSmallP50.Count);
+        text.AppendLine("## Noise: small-call p50 (µs) per round, and 64-in-flight calls/s min–max over rounds");
+        text.AppendLine();
+        text.AppendLine("| row | " + string.Join(" | ", Enumerable.Range(1, rounds).Select(i => "r" + i.ToString(Invariant))) + " | 64 in flight min–max |");
+        text.AppendLine("|---|" + string.Concat(Enumerable.Repeat("---:|", rounds)) + "---:|");
+        foreach (var row in measured)
+        {
+            var cells = Enumerable.Range(0, rounds).Select(i => i < row.RoundSmallP50.Count ? Micro(row.RoundSmallP50[i]) : "–");
+            text.AppendLine(Invariant, $"| {row.Name} | {string.Join(" | ", cells)} | {row.InFlightCallsPerSecond.Min():N0}–{row.InFlightCallsPerSecond.Max():N0} |");
+        }
+
+        text.AppendLine();
+    }
+
+    private static Row? FloorOf(List<Row> rows, Row row) =>
+        rows.FirstOrDefault(r => r.IsFloor && r.Transport == row.Transport && r.Active && r.Small.Count > 0);
+
+    private static double SmallP50(Row row) => row.Small.PercentileMicroseconds(50);
+
+    private static double Echo1M(Row row) => row.Echo1M.PercentileMicroseconds(50);
+
+    private static double CallsPerSecond(Row row) => row.Small.Count * (double)Stopwatch.Frequency / row.SmallElapsedTicks;
+
+    private static double InFlight(Row row)
+    {
+        if (row.InFlightCallsPerSecond.Count == 0)
+        {
+            return double.NaN;
+        }
+
+        var sorted = row.InFlightCallsPerSecond.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
+    private static double AllocatedPerCall(Row row) => row.AllocatedCalls == 0 ? double.NaN : row.AllocatedBytes / (double)row.AllocatedCalls;
+
+    private static string Micro(double microseconds) =>
+        double.IsNaN(microseconds) ? "–" : microseconds.ToString(microseconds < 100 ? "0.0" : "N0", Invariant);
+
+    private static string Ratio(double value, double floor) =>
+        double.IsNaN(value) || double.IsNaN(floor) || floor == 0 ? "–" : (value / floor).ToString("0.00", Invariant) + "×";
+
+    private static string? FindBenchDirectory()
+    {
+        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        {
+            for (var directory = new DirectoryInfo(start); directory is not null; directory = directory.Parent)
+            {
+                var bench = Path.Combine(directory.FullName, "bench");
+                if (File.Exists(Path.Combine(bench, "Rpc.Benchmarks", "Rpc.Benchmarks.csproj")))
+                {
+                    return bench;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private static string Nproc()
+    {
+        try
+        {
+            using var process = Process.Start(new ProcessStartInfo("nproc") { RedirectStandardOutput = true, UseShellExecute = false });
+            if (process is not null && process.WaitForExit(TimeSpan.FromSeconds(5)))
+            {
+                return process.StandardOutput.ReadToEnd().Trim();
+            }
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+        }
+
+        return Environment.ProcessorCount.ToString(Invariant);
+    }
+
+    private static string CpuModel()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
+            return line is null ? "unknown" : line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim();
+        }
+        catch (IOException)
+        {
+            return "unknown";
+        }
+    }
+
+    private static string MemoryTotal()
+    {
+        var line = ReadLines("/proc/meminfo").FirstOrDefault(l => l.StartsWith("MemTotal:", StringComparison.Ordinal));
+        if (line is null || !long.TryParse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], NumberStyles.Integer, Invariant, out var kib))
+        {
+            return "memory unknown";
+        }
+
+        return string.Create(Invariant, $"{kib / (1024.0 * 1024.0):0.0} GiB RAM");
+    }
+
+    private static string? ReadFirstLine(string path) => ReadLines(path).FirstOrDefault()?.Trim();
+
+    private static string[] ReadLines(string path)
+    {
+        try
+        {
+            return File.ReadAllLines(path);
+        }
+        catch (IOException)
+        {
+            return [];
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return [];
+        }
+    }
+}

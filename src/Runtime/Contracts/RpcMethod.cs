@@ -1,0 +1,76 @@
+using System;
+using System.Collections.Immutable;
+
+namespace Rpc.Runtime;
+
+/// <summary>How a contract method travels.</summary>
+public enum RpcMethodKind
+{
+    /// <summary>A request with a reply (<c>Task</c>, <c>Task&lt;T&gt;</c>, <c>ValueTask</c>, <c>ValueTask&lt;T&gt;</c>).</summary>
+    Request,
+
+    /// <summary>A one-way notification (<c>void</c>): no reply, no error report.</summary>
+    Notification,
+
+    /// <summary>A request answered by a stream of items (<c>IAsyncEnumerable&lt;T&gt;</c>).</summary>
+    Stream,
+}
+
+/// <summary>
+/// One row of a contract's method table, emitted by the generator and shared by the proxy and the stub.
+/// </summary>
+public sealed class RpcMethod
+{
+    /// <summary>Creates a method-table row. Called by generated code.</summary>
+    /// <param name="wireName">The name on the wire (<c>[RpcMethod]</c> or the method name without <c>Async</c>).</param>
+    /// <param name="kind">How the method travels.</param>
+    /// <param name="parameterNames">The parameter names in order, without the cancellation token.</param>
+    /// <param name="acceptsCancellation">Whether the method takes a trailing <c>CancellationToken</c>.</param>
+    public RpcMethod(string wireName, RpcMethodKind kind, ImmutableArray<string> parameterNames, bool acceptsCancellation)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(wireName);
+        WireName = wireName;
+        Id = ComputeId(wireName);
+        Kind = kind;
+        ParameterNames = parameterNames;
+        AcceptsCancellation = acceptsCancellation;
+    }
+
+    /// <summary>Gets the name on the wire.</summary>
+    public string WireName { get; }
+
+    /// <summary>Gets the binary-protocol method id: the 32-bit FNV-1a hash of the UTF-8 wire name.</summary>
+    public uint Id { get; }
+
+    /// <summary>Gets how the method travels.</summary>
+    public RpcMethodKind Kind { get; }
+
+    /// <summary>Gets the parameter names in order, without the cancellation token.</summary>
+    public ImmutableArray<string> ParameterNames { get; }
+
+    /// <summary>Gets whether the method takes a trailing <c>CancellationToken</c>.</summary>
+    public bool AcceptsCancellation { get; }
+
+    /// <summary>Computes the binary-protocol id of a wire name (the generator computes the same value at build time).</summary>
+    /// <param name="wireName">The wire name.</param>
+    /// <returns>The 32-bit FNV-1a hash of its UTF-8 bytes.</returns>
+    public static uint ComputeId(string wireName)
+    {
+        ArgumentNullException.ThrowIfNull(wireName);
+        var hash = 2166136261u;
+        Span<byte> utf8 = stackalloc byte[4];
+        foreach (var rune in wireName.EnumerateRunes())
+        {
+            var length = rune.EncodeToUtf8(utf8);
+            for (var i = 0; i < length; i++)
+            {
+                hash = (hash ^ utf8[i]) * 16777619u;
+            }
+        }
+
+        return hash;
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => WireName;
+}

@@ -1,0 +1,290 @@
+using System;
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Threading.Tasks;
+using MessagePack;
+using Rpc.Runtime;
+
+namespace Rpc.Protocols.Binary;
+
+/// <summary>The receive loop: frames in, calls completed and dispatched inline.</summary>
+internal sealed partial class BinaryProtocolConnection
+{
+    private async Task ReceiveLoopAsync()
+    {
+        // Let the caller of Start return before the first read; later reads resume on the transport's receive thread.
+        await Task.Yield();
+        Exception? error = null;
+        var input = _transport.Input;
+        try
+        {
+            while (!IsClosed)
+            {
+                var result = await input.ReadAsync().ConfigureAwait(false);
+                var buffer = result.Buffer;
+                try
+                {
+                    ProcessFrames(ref buffer);
+                }
+                finally
+                {
+                    input.AdvanceTo(buffer.Start, buffer.End);
+                }
+
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    if (!buffer.IsEmpty && !IsClosed)
+                    {
+                        error = new ConnectionLostException($"The peer closed the connection in the middle of a frame ({buffer.Length} bytes of it were received).");
+                    }
+
+                    break;
+                }
+
+                if (IsBacklogged)
+                {
+                    // The peer is not reading our replies: stop reading its calls until it does, so back-pressure
+                    // reaches it through the transport instead of replies piling up here.
+                    await WhenBacklogDrainedAsync().ConfigureAwait(false);
+                }
+            }
+        }
+        catch (Exception exception)
+        {
+            error = exception;
+        }
+
+        if (error is null && !IsClosed)
+        {
+            error = new ConnectionLostException("The peer closed the connection.");
+        }
+
+        Close(error);
+        await _transport.Input.CompleteAsync().ConfigureAwait(false);
+    }
+
+    private void ProcessFrames(ref ReadOnlySequence<byte> buffer)
+    {
+        Cork();
+        try
+        {
+            while (!IsClosed && TryReadFrame(ref buffer, out var kind, out var id, out var methodId, out var payload))
+            {
+                ProcessFrame(kind, id, methodId, payload);
+                if (IsBacklogged)
+                {
+                    return;
+                }
+            }
+        }
+        finally
+        {
+            Uncork();
+        }
+    }
+
+    /// <summary>
+    /// Takes one complete frame off the front of <paramref name="buffer"/>. The length prefix is checked against the
+    /// limit as soon as its four bytes arrive, before anything else is buffered: a forged 2 GiB length disconnects.
+    /// </summary>
+    private bool TryReadFrame(ref ReadOnlySequence<byte> buffer, out FrameKind kind, out uint id, out uint methodId, out ReadOnlySequence<byte> payload)
+    {
+        kind = default;
+        id = 0;
+        methodId = 0;
+        payload = default;
+        if (buffer.Length < FrameHeader.LengthSize)
+        {
+            return false;
+        }
+
+        Span<byte> header = stackalloc byte[FrameHeader.RequestSize];
+        var available = (int)Math.Min(buffer.Length, FrameHeader.RequestSize);
+        buffer.Slice(0, available).CopyTo(header);
+        var length = BinaryPrimitives.ReadUInt32LittleEndian(header);
+        if (length > (uint)_options.MaxFrameSize)
+        {
+            throw new RpcProtocolException(
+                $"The peer announced a frame of {length} bytes, over the {_options.MaxFrameSize}-byte limit (RpcConnectionOptions.MaxFrameSize); disconnecting.");
+        }
+
+        if (length < FrameHeader.MinimumLength)
+        {
+            throw new RpcProtocolException($"The peer sent a frame of {length} bytes, shorter than any frame header.");
+        }
+
+        if (buffer.Length < FrameHeader.LengthSize + length)
+        {
+            return false;
+        }
+
+        kind = (FrameKind)header[FrameHeader.LengthSize];
+        if (kind is < FrameKind.Request or > FrameKind.StreamCredit)
+        {
+            throw new RpcProtocolException($"The peer sent a frame of unknown kind {(byte)kind}.");
+        }
+
+        id = BinaryPrimitives.ReadUInt32LittleEndian(header[(FrameHeader.LengthSize + 1)..]);
+        var headerSize = FrameHeader.Size;
+        if (FrameHeader.HasMethodId(kind))
+        {
+            if (length < FrameHeader.RequestSize - FrameHeader.LengthSize)
+            {
+                throw new RpcProtocolException($"The peer sent a {kind} frame too short to hold a method id.");
+            }
+
+            methodId = BinaryPrimitives.ReadUInt32LittleEndian(header[FrameHeader.Size..]);
+            headerSize = FrameHeader.RequestSize;
+        }
+
+        payload = buffer.Slice(headerSize, FrameHeader.LengthSize + length - headerSize);
+        buffer = buffer.Slice(FrameHeader.LengthSize + length);
+        return true;
+    }
+
+    private void ProcessFrame(FrameKind kind, uint id, uint methodId, ReadOnlySequence<byte> payload)
+    {
+        switch (kind)
+        {
+            case FrameKind.Request:
+            case FrameKind.Notification:
+            case FrameKind.StreamRequest:
+                OnIncomingCall(kind, id, methodId, payload);
+                break;
+            case FrameKind.Response:
+                OnResponse(id, payload);
+                break;
+            case FrameKind.Error:
+                OnError(id, payload);
+                break;
+            case FrameKind.Cancel:
+                OnCancel(id);
+                break;
+            case FrameKind.StreamItem:
+                OnStreamItem(id, payload);
+                break;
+            case FrameKind.StreamEnd:
+                OnStreamEnd(id);
+                break;
+            case FrameKind.StreamCredit:
+                OnStreamCredit(id, payload);
+                break;
+        }
+    }
+
+    private void OnResponse(uint id, ReadOnlySequence<byte> payload)
+    {
+        if (!TryTakePending(id, out var entry))
+        {
+            return;
+        }
+
+        if (entry.Reader is null)
+        {
+            entry.Call.Complete();
+            return;
+        }
+
+        var reader = new MessagePackReader(payload);
+        try
+        {
+            entry.Reader.Deliver(entry.Call, ref reader);
+        }
+        catch (Exception exception)
+        {
+            entry.Call.Fail(new RpcException($"The reply could not be read as the method's result type: {exception.Message}", exception));
+        }
+    }
+
+    private void OnError(uint id, ReadOnlySequence<byte> payload)
+    {
+        if (!TryTakePending(id, out var entry))
+        {
+            return;
+        }
+
+        var reader = new MessagePackReader(payload);
+        RemoteInvocationException error;
+        try
+        {
+            error = ErrorPayload.Read(ref reader);
+        }
+        catch (Exception exception)
+        {
+            throw new RpcProtocolException($"The peer sent an unreadable error reply: {exception.Message}", exception);
+        }
+
+        entry.Call.Fail(error);
+    }
+
+    private void OnStreamItem(uint id, ReadOnlySequence<byte> payload)
+    {
+        PendingEntry entry;
+        lock (PendingGate)
+        {
+            if (!_pending.TryGetValue(id, out entry))
+            {
+                ThrowIfNeverSent(id);
+                return;
+            }
+        }
+
+        if (entry.Reader is null)
+        {
+            throw new RpcProtocolException($"The peer sent a stream item for call {id}, which is not a stream.");
+        }
+
+        var reader = new MessagePackReader(payload);
+        try
+        {
+            entry.Reader.Deliver(entry.Call, ref reader);
+        }
+        catch (RpcProtocolException)
+        {
+            throw;
+        }
+        catch (Exception exception)
+        {
+            if (TryRemovePending(id))
+            {
+                SendCancelQuietly(id);
+                entry.Call.Fail(new RpcException($"A stream item could not be read as the stream's item type: {exception.Message}", exception));
+            }
+        }
+    }
+
+    private void OnStreamEnd(uint id)
+    {
+        if (TryTakePending(id, out var entry))
+        {
+            entry.Call.Complete();
+        }
+    }
+
+    private bool TryTakePending(uint id, out PendingEntry entry)
+    {
+        lock (PendingGate)
+        {
+            if (_pending.Remove(id, out entry))
+            {
+                entry.Registration.Unregister();
+                return true;
+            }
+
+            ThrowIfNeverSent(id);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// A reply to an id that is not pending is normal after a local cancellation; a reply to an id never issued is a
+    /// protocol violation (as in StreamJsonRpc), since nothing after it can be trusted.
+    /// </summary>
+    private void ThrowIfNeverSent(uint id)
+    {
+        if (id == 0 || (!_requestIdsWrapped && id > _lastRequestId))
+        {
+            throw new RpcProtocolException($"The peer replied to call {id}, which was never made.");
+        }
+    }
+}

@@ -1,0 +1,433 @@
+using System;
+using System.Buffers;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+using MessagePack;
+using Rpc.Runtime;
+using Rpc.Serialization;
+
+namespace Rpc.Protocols.Binary;
+
+/// <summary>The serving side: incoming calls dispatched to stubs, and their replies.</summary>
+internal sealed partial class BinaryProtocolConnection
+{
+    internal CancellationToken GetServerCallToken(uint id, FrameKind kind)
+    {
+        if (kind == FrameKind.Notification)
+        {
+            // A notification cannot be cancelled by its caller; only the connection's close stops it.
+            return IsClosed ? new CancellationToken(canceled: true) : CancellationToken.None;
+        }
+
+        lock (IncomingGate)
+        {
+            if (!_incoming.TryGetValue(id, out var call))
+            {
+                call = new IncomingCall();
+                _incoming.Add(id, call);
+            }
+
+            var source = call.GetOrCreateCancellation();
+            if (IsClosed)
+            {
+                source.Cancel();
+            }
+
+            return source.Token;
+        }
+    }
+
+    internal void CompleteServerCall(uint id, FrameKind kind, Task task)
+    {
+        if (RejectIfStream(id, kind, task))
+        {
+            return;
+        }
+
+        if (task.IsCompletedSuccessfully)
+        {
+            FinishIncoming(id, kind, default(EmptyPayload));
+        }
+        else
+        {
+            _ = ReplyWhenDoneAsync(id, kind, task);
+        }
+    }
+
+    internal void CompleteServerCall(uint id, FrameKind kind, ValueTask task)
+    {
+        if (task.IsCompletedSuccessfully)
+        {
+            task.GetAwaiter().GetResult();
+            CompleteServerCall(id, kind, Task.CompletedTask);
+        }
+        else
+        {
+            CompleteServerCall(id, kind, task.AsTask());
+        }
+    }
+
+    internal void CompleteServerCall<TResult>(uint id, FrameKind kind, Task<TResult> task, RpcFormatter<TResult> formatter)
+    {
+        if (RejectIfStream(id, kind, task))
+        {
+            return;
+        }
+
+        if (task.IsCompletedSuccessfully)
+        {
+            ReplyWithResult(id, kind, task.Result, formatter);
+        }
+        else
+        {
+            _ = ReplyWhenDoneAsync(id, kind, task, formatter);
+        }
+    }
+
+    internal void CompleteServerCall<TResult>(uint id, FrameKind kind, ValueTask<TResult> task, RpcFormatter<TResult> formatter)
+    {
+        if (task.IsCompletedSuccessfully)
+        {
+            if (!RejectIfStream(id, kind, Task.CompletedTask))
+            {
+                ReplyWithResult(id, kind, task.Result, formatter);
+            }
+        }
+        else
+        {
+            CompleteServerCall(id, kind, task.AsTask(), formatter);
+        }
+    }
+
+    internal void CompleteServerStream<TItem>(uint id, FrameKind kind, IAsyncEnumerable<TItem> items, RpcFormatter<TItem> formatter)
+    {
+        if (kind != FrameKind.StreamRequest)
+        {
+            FinishIncoming(id, kind, new ErrorPayload(RpcErrorCode.InvalidRequest, string.Empty, "The method returns a stream; it must be called as a stream.", null));
+            return;
+        }
+
+        StreamCredits credits;
+        CancellationToken token;
+        lock (IncomingGate)
+        {
+            if (!_incoming.TryGetValue(id, out var call))
+            {
+                call = new IncomingCall();
+                _incoming.Add(id, call);
+            }
+
+            credits = call.Credits ??= new StreamCredits();
+            token = call.GetOrCreateCancellation().Token;
+        }
+
+        _ = SendStreamAsync(id, items, formatter, credits, token);
+    }
+
+    internal void CompleteMethodNotFound(uint id, FrameKind kind) =>
+        FinishIncoming(id, kind, new ErrorPayload(RpcErrorCode.MethodNotFound, string.Empty, "The stub serving this method id has no such method.", null));
+
+    private void OnIncomingCall(FrameKind kind, uint id, uint methodId, ReadOnlySequence<byte> payload)
+    {
+        if (kind != FrameKind.Notification)
+        {
+            if (id == 0)
+            {
+                throw new RpcProtocolException("The peer sent a call with request id 0, which is reserved for notifications.");
+            }
+
+            lock (IncomingGate)
+            {
+                if (_incoming.ContainsKey(id))
+                {
+                    throw new RpcProtocolException($"The peer reused request id {id} while that call is still running.");
+                }
+
+                _incomingInFlight++;
+            }
+
+            if (_rejectNewCalls)
+            {
+                FinishIncoming(id, kind, new ErrorPayload(RpcErrorCode.ServerShuttingDown, string.Empty, "The server is shutting down and accepts no new calls.", null));
+                return;
+            }
+        }
+        else if (_rejectNewCalls)
+        {
+            return;
+        }
+
+        if (!_stubs.TryGetValue(methodId, out var stub))
+        {
+            FinishIncoming(id, kind, new ErrorPayload(RpcErrorCode.MethodNotFound, string.Empty, $"No method with id 0x{methodId:X8} is served on this connection (the peer's contract differs from ours).", null));
+            return;
+        }
+
+        var reader = new MessagePackReader(payload);
+        try
+        {
+            stub.Dispatch(methodId, ref reader, new RpcServerCall(this, id, kind));
+        }
+        catch (InvalidArgumentsException exception)
+        {
+            FinishIncoming(id, kind, new ErrorPayload(RpcErrorCode.InvalidArguments, string.Empty, $"The arguments of '{FindMethod(stub, methodId)}' could not be read: {exception.Message}", null));
+        }
+        catch (Exception exception)
+        {
+            // The implementation threw before returning a task.
+            FinishIncoming(id, kind, ErrorFor(id, exception));
+        }
+    }
+
+    private void OnCancel(uint id)
+    {
+        CancellationTokenSource? source = null;
+        lock (IncomingGate)
+        {
+            if (_incoming.TryGetValue(id, out var call))
+            {
+                source = call.GetOrCreateCancellation();
+            }
+        }
+
+        if (source is not null)
+        {
+            CancelQuietly(source);
+        }
+    }
+
+    private void OnStreamCredit(uint id, ReadOnlySequence<byte> payload)
+    {
+        var reader = new MessagePackReader(payload);
+        int items;
+        try
+        {
+            items = reader.ReadInt32();
+        }
+        catch (Exception exception)
+        {
+            throw new RpcProtocolException($"The peer sent an unreadable stream credit: {exception.Message}", exception);
+        }
+
+        if (items <= 0)
+        {
+            throw new RpcProtocolException($"The peer granted {items} stream items.");
+        }
+
+        StreamCredits? credits;
+        lock (IncomingGate)
+        {
+            credits = _incoming.TryGetValue(id, out var call) ? call.Credits ??= new StreamCredits() : null;
+        }
+
+        credits?.Grant(items);
+    }
+
+    private bool RejectIfStream(uint id, FrameKind kind, Task task)
+    {
+        if (kind != FrameKind.StreamRequest)
+        {
+            return false;
+        }
+
+        _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        FinishIncoming(id, kind, new ErrorPayload(RpcErrorCode.InvalidRequest, string.Empty, "The method does not return a stream; it must be called as a request.", null));
+        return true;
+    }
+
+    private void ReplyWithResult<TResult>(uint id, FrameKind kind, TResult result, RpcFormatter<TResult> formatter)
+    {
+        try
+        {
+            FinishIncoming(id, kind, new ValuePayload<TResult>(formatter, result));
+        }
+        finally
+        {
+            // A buffer the implementation returned is the runtime's to recycle once written (see RpcBuffer).
+            if (result is RpcBuffer buffer)
+            {
+                buffer.Dispose();
+            }
+        }
+    }
+
+    private async Task ReplyWhenDoneAsync(uint id, FrameKind kind, Task task)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            FinishIncoming(id, kind, ErrorFor(id, exception));
+            return;
+        }
+
+        FinishIncoming(id, kind, default(EmptyPayload));
+    }
+
+    private async Task ReplyWhenDoneAsync<TResult>(uint id, FrameKind kind, Task<TResult> task, RpcFormatter<TResult> formatter)
+    {
+        TResult result;
+        try
+        {
+            result = await task.ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            FinishIncoming(id, kind, ErrorFor(id, exception));
+            return;
+        }
+
+        ReplyWithResult(id, kind, result, formatter);
+    }
+
+    private async Task SendStreamAsync<TItem>(uint id, IAsyncEnumerable<TItem> items, RpcFormatter<TItem> formatter, StreamCredits credits, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var item in items.WithCancellation(cancellationToken).ConfigureAwait(false))
+            {
+                await credits.TakeAsync(cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await SendFrame(FrameKind.StreamItem, id, 0, new ValuePayload<TItem>(formatter, item)).ConfigureAwait(false);
+                }
+                finally
+                {
+                    if (item is RpcBuffer buffer)
+                    {
+                        buffer.Dispose();
+                    }
+                }
+            }
+        }
+        catch (Exception exception)
+        {
+            FinishIncoming(id, FrameKind.StreamRequest, ErrorFor(id, exception));
+            return;
+        }
+
+        FinishIncoming(id, FrameKind.StreamEnd, default(EmptyPayload));
+    }
+
+    /// <summary>
+    /// Sends the reply of an incoming call (nothing for a notification) and forgets the call. A reply that cannot be
+    /// serialized is answered with an error instead, so the caller never waits for a reply that will not come.
+    /// </summary>
+    private void FinishIncoming<TPayload>(uint id, FrameKind kind, in TPayload reply)
+        where TPayload : struct, IFramePayload
+    {
+        if (kind != FrameKind.Notification && !IsClosed)
+        {
+            var replyKind = reply is ErrorPayload ? FrameKind.Error : kind == FrameKind.StreamEnd ? FrameKind.StreamEnd : FrameKind.Response;
+            try
+            {
+                PostFrame(replyKind, id, 0, reply);
+            }
+            catch (ConnectionLostException)
+            {
+                // The caller is gone; it has already failed the call on its side.
+            }
+            catch (Exception exception) when (replyKind != FrameKind.Error)
+            {
+                try
+                {
+                    PostFrame(FrameKind.Error, id, 0, new ErrorPayload(RpcErrorCode.ResultNotSerializable, exception.GetType().FullName ?? string.Empty, $"The result could not be sent: {exception.Message}", null));
+                }
+                catch (RpcException)
+                {
+                    // Closed meanwhile.
+                }
+            }
+        }
+
+        if (kind == FrameKind.Notification)
+        {
+            return;
+        }
+
+        TaskCompletionSource? drained = null;
+        lock (IncomingGate)
+        {
+            if (_incoming.Remove(id, out var call))
+            {
+                call.Release();
+            }
+
+            if (--_incomingInFlight == 0)
+            {
+                drained = _incomingDrained;
+                _incomingDrained = null;
+            }
+        }
+
+        drained?.TrySetResult();
+    }
+
+    private ErrorPayload ErrorFor(uint id, Exception exception)
+    {
+        if (exception is OperationCanceledException && WasCancelled(id))
+        {
+            return new ErrorPayload(RpcErrorCode.Cancelled, exception.GetType().FullName ?? string.Empty, "The call was cancelled.", null);
+        }
+
+        return new ErrorPayload(
+            RpcErrorCode.InvocationFailed,
+            exception.GetType().FullName ?? string.Empty,
+            exception.Message,
+            _options.IncludeExceptionStackTraces ? exception.ToString() : null);
+    }
+
+    private bool WasCancelled(uint id)
+    {
+        lock (IncomingGate)
+        {
+            return _incoming.TryGetValue(id, out var call) && call.IsCancellationRequested;
+        }
+    }
+
+    /// <summary>How many stream items the caller has room for; the producer waits at zero.</summary>
+    private sealed class StreamCredits
+    {
+        private int _available;
+        private TaskCompletionSource? _waiter;
+
+        private object Gate => this;
+
+        public void Grant(int items)
+        {
+            TaskCompletionSource? waiter;
+            lock (Gate)
+            {
+                _available += items;
+                waiter = _waiter;
+                _waiter = null;
+            }
+
+            waiter?.TrySetResult();
+        }
+
+        public async ValueTask TakeAsync(CancellationToken cancellationToken)
+        {
+            while (true)
+            {
+                Task wait;
+                lock (Gate)
+                {
+                    if (_available > 0)
+                    {
+                        _available--;
+                        return;
+                    }
+
+                    _waiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    wait = _waiter.Task;
+                }
+
+                await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+}

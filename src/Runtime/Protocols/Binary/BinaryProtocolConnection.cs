@@ -1,0 +1,254 @@
+using System;
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Collections.Generic;
+using System.IO.Pipelines;
+using System.Threading;
+using System.Threading.Tasks;
+using MessagePack;
+using Rpc.Connections;
+using Rpc.Runtime;
+using Rpc.Serialization;
+
+namespace Rpc.Protocols.Binary;
+
+/// <summary>
+/// Rpc's binary protocol over one duplex pipe: request correlation, cancellation, streaming and errors, for calls in
+/// both directions.
+/// </summary>
+/// <remarks>
+/// Designed for the transport's floor:
+/// <list type="bullet">
+/// <item>The receive loop runs on the transport's receive thread (the transports resume pipe readers inline) and
+/// completes calls there: no thread-pool hop per call.</item>
+/// <item>While the loop works through a batch of frames, replies and calls made by inline continuations are written
+/// without flushing, then flushed once at the end of the batch: one send per batch instead of one per call.</item>
+/// <item>Frames are assembled in a per-thread pooled buffer, so nothing is allocated per call beyond the caller's task,
+/// and a failing serializer never leaves half a frame on the wire.</item>
+/// </list>
+/// </remarks>
+internal sealed partial class BinaryProtocolConnection : ProtocolConnection
+{
+    private const int MaxBacklogBytes = 4 * 1024 * 1024;
+
+    private readonly IDuplexPipe _transport;
+    private readonly RpcConnectionOptions _options;
+    private readonly Action<Exception?> _abortTransport;
+    private readonly TaskCreationOptions _callTaskOptions;
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // Outgoing calls, by request id. Whoever removes an entry completes its call: reply, cancellation or close.
+    private readonly Dictionary<uint, PendingEntry> _pending = [];
+    private uint _lastRequestId;
+    private bool _requestIdsWrapped;
+
+    // Incoming calls that carry state: a cancellation source (created on demand) and, for streams, credits.
+    private readonly Dictionary<uint, IncomingCall> _incoming = [];
+    private int _incomingInFlight;
+    private volatile bool _rejectNewCalls;
+    private TaskCompletionSource? _incomingDrained;
+
+    // Copy-on-write, so the receive loop reads it without a lock.
+    private volatile Dictionary<uint, RpcStub> _stubs = [];
+
+    private Task? _receiveLoop;
+    private int _closed;
+    private Exception? _closeReason;
+
+    public BinaryProtocolConnection(IDuplexPipe transport, RpcConnectionOptions options, Action<Exception?> abortTransport)
+    {
+        _transport = transport;
+        _options = options;
+        _abortTransport = abortTransport;
+        _callTaskOptions = options.RunContinuationsAsynchronously ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None;
+    }
+
+    public override Task Completion => _completion.Task;
+
+    public override Exception? CloseReason => Volatile.Read(ref _closeReason);
+
+    public override bool IsClosed => Volatile.Read(ref _closed) != 0;
+
+    public override int IncomingCallsInFlight => Volatile.Read(ref _incomingInFlight);
+
+    private object PendingGate => _pending;
+
+    private object IncomingGate => _incoming;
+
+    public override void AddStub(RpcStub stub)
+    {
+        lock (IncomingGate)
+        {
+            var stubs = new Dictionary<uint, RpcStub>(_stubs);
+            foreach (var method in stub.Methods)
+            {
+                if (stubs.TryGetValue(method.Id, out var existing) && !ReferenceEquals(existing, stub))
+                {
+                    var clash = FindMethod(existing, method.Id);
+                    throw new InvalidOperationException(
+                        $"The method '{method.WireName}' cannot be served: '{clash}' is already served on this connection with the same " +
+                        (clash == method.WireName ? "wire name." : "method id (an FNV-1a collision; rename one with [RpcMethod])."));
+                }
+
+                stubs[method.Id] = stub;
+            }
+
+            _stubs = stubs;
+        }
+    }
+
+    public override void Start()
+    {
+        if (_receiveLoop is not null)
+        {
+            throw new InvalidOperationException("The connection has already started.");
+        }
+
+        _receiveLoop = ReceiveLoopAsync();
+    }
+
+    public override void RejectNewCalls() => _rejectNewCalls = true;
+
+    public override Task WhenIncomingCallsDrainedAsync(CancellationToken cancellationToken)
+    {
+        lock (IncomingGate)
+        {
+            if (_incomingInFlight == 0 || IsClosed)
+            {
+                return Task.CompletedTask;
+            }
+
+            _incomingDrained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _incomingDrained.Task.WaitAsync(cancellationToken);
+        }
+    }
+
+    public override void CancelIncomingCalls()
+    {
+        List<CancellationTokenSource> sources;
+        lock (IncomingGate)
+        {
+            sources = [];
+            foreach (var call in _incoming.Values)
+            {
+                sources.Add(call.GetOrCreateCancellation());
+            }
+        }
+
+        foreach (var source in sources)
+        {
+            CancelQuietly(source);
+        }
+    }
+
+    public override void Abort(Exception? reason) => Close(reason ?? new ConnectionLostException("The connection was closed locally."));
+
+    public override async ValueTask DisposeAsync()
+    {
+        Close(null);
+        if (_receiveLoop is { } loop)
+        {
+            await loop.ConfigureAwait(false);
+        }
+    }
+
+    private static string? FindMethod(RpcStub stub, uint id)
+    {
+        foreach (var method in stub.Methods)
+        {
+            if (method.Id == id)
+            {
+                return method.WireName;
+            }
+        }
+
+        return null;
+    }
+
+    private static void CancelQuietly(CancellationTokenSource source)
+    {
+        try
+        {
+            source.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The call finished and released its source meanwhile.
+        }
+        catch (AggregateException)
+        {
+            // A callback registered by the implementation threw; that is the implementation's concern, not the connection's.
+        }
+    }
+
+    /// <summary>Closes the connection once: fails every pending call, cancels every incoming call, releases the transport.</summary>
+    private void Close(Exception? reason)
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0)
+        {
+            return;
+        }
+
+        Volatile.Write(ref _closeReason, reason);
+        List<PendingEntry> pending;
+        lock (PendingGate)
+        {
+            pending = [.. _pending.Values];
+            _pending.Clear();
+        }
+
+        var lost = reason as ConnectionLostException
+            ?? new ConnectionLostException(
+                reason is null ? "The connection was closed." : $"The connection was lost: {reason.Message}", reason);
+        foreach (var entry in pending)
+        {
+            entry.Registration.Unregister();
+
+            // The caller's own cancellation wins over a concurrent loss of the connection.
+            if (entry.CallerToken.IsCancellationRequested)
+            {
+                entry.Call.Cancel(entry.CallerToken);
+            }
+            else
+            {
+                entry.Call.Fail(lost);
+            }
+        }
+
+        CancelIncomingCalls();
+        lock (IncomingGate)
+        {
+            _incomingDrained?.TrySetResult();
+        }
+
+        ReleaseBacklogWaiters(lost);
+        _transport.Input.CancelPendingRead();
+        _abortTransport(reason);
+        _completion.TrySetResult();
+    }
+
+    private readonly struct PendingEntry(IPendingCall call, RpcResultReader? reader, CancellationToken callerToken)
+    {
+        public IPendingCall Call { get; } = call;
+
+        public RpcResultReader? Reader { get; } = reader;
+
+        public CancellationToken CallerToken { get; } = callerToken;
+
+        public CancellationTokenRegistration Registration { get; init; }
+    }
+
+    /// <summary>State of an incoming call that needs more than its id: a token, or stream credits.</summary>
+    private sealed class IncomingCall
+    {
+        private CancellationTokenSource? _cancellation;
+
+        public StreamCredits? Credits { get; set; }
+
+        public bool IsCancellationRequested => _cancellation?.IsCancellationRequested ?? false;
+
+        public CancellationTokenSource GetOrCreateCancellation() => _cancellation ??= new CancellationTokenSource();
+
+        public void Release() => _cancellation?.Dispose();
+    }
+}

@@ -1,0 +1,116 @@
+using System;
+using System.Threading;
+using System.Threading.Tasks;
+using System.Threading.Tasks.Sources;
+
+namespace Rpc.Protocols.Binary;
+
+/// <summary>
+/// A call waiting for its reply. Exactly one of the members is invoked, once, by whoever removes the call from its
+/// connection's pending table: the receive loop, the caller's cancellation, or the connection's close.
+/// </summary>
+internal interface IPendingCall
+{
+    void Fail(Exception exception);
+
+    void Cancel(CancellationToken cancellationToken);
+
+    /// <summary>A reply without a value, or the end of a stream.</summary>
+    void Complete();
+}
+
+/// <summary>A pending call that receives values of <typeparamref name="T"/> (a result, or stream items).</summary>
+internal interface IPendingCall<in T> : IPendingCall
+{
+    void Deliver(T value);
+}
+
+/// <summary>The pending call behind a <see cref="Task{TResult}"/> proxy method: the task itself is the only other allocation.</summary>
+internal sealed class TaskCall<T>(TaskCreationOptions options) : TaskCompletionSource<T>(options), IPendingCall<T>
+{
+    public void Deliver(T value) => TrySetResult(value);
+
+    public void Fail(Exception exception) => TrySetException(exception);
+
+    public void Cancel(CancellationToken cancellationToken) => TrySetCanceled(cancellationToken);
+
+    public void Complete() => TrySetResult(default!);
+}
+
+/// <summary>The pending call behind a <see cref="Task"/> proxy method.</summary>
+internal sealed class TaskCall(TaskCreationOptions options) : TaskCompletionSource(options), IPendingCall
+{
+    public void Fail(Exception exception) => TrySetException(exception);
+
+    public void Cancel(CancellationToken cancellationToken) => TrySetCanceled(cancellationToken);
+
+    public void Complete() => TrySetResult();
+}
+
+/// <summary>
+/// The pending call behind a <see cref="ValueTask{TResult}"/> proxy method, pooled so a steady stream of calls
+/// allocates nothing. It returns itself to the pool when the awaiter reads the result.
+/// </summary>
+internal sealed class ValueTaskCall<T> : IValueTaskSource<T>, IValueTaskSource, IPendingCall<T>
+{
+    private const int PoolSize = 64;
+    private static readonly ValueTaskCall<T>?[] Pool = new ValueTaskCall<T>?[PoolSize];
+
+    private ManualResetValueTaskSourceCore<T> _core;
+
+    public static ValueTaskCall<T> Rent(bool runContinuationsAsynchronously)
+    {
+        ValueTaskCall<T>? call = null;
+        for (var i = 0; i < PoolSize && call is null; i++)
+        {
+            call = Interlocked.Exchange(ref Pool[i], null);
+        }
+
+        call ??= new ValueTaskCall<T>();
+        call._core.RunContinuationsAsynchronously = runContinuationsAsynchronously;
+        return call;
+    }
+
+    public ValueTask<T> AsValueTask() => new(this, _core.Version);
+
+    public ValueTask AsVoidValueTask() => new(this, _core.Version);
+
+    public void Deliver(T value) => _core.SetResult(value);
+
+    public void Fail(Exception exception) => _core.SetException(exception);
+
+    public void Cancel(CancellationToken cancellationToken) => _core.SetException(new TaskCanceledException(null, null, cancellationToken));
+
+    public void Complete() => _core.SetResult(default!);
+
+    public T GetResult(short token)
+    {
+        try
+        {
+            return _core.GetResult(token);
+        }
+        finally
+        {
+            Return();
+        }
+    }
+
+    void IValueTaskSource.GetResult(short token) => GetResult(token);
+
+    public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
+
+    private void Return()
+    {
+        _core.Reset();
+        for (var i = 0; i < PoolSize; i++)
+        {
+            if (Interlocked.CompareExchange(ref Pool[i], this, null) is null)
+            {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,154 @@
+using System;
+using System.Diagnostics.CodeAnalysis;
+using System.Threading;
+using System.Threading.Tasks;
+using StreamJsonRpc;
+using StreamJsonRpc.Protocol;
+
+namespace Rpc.Protocols.JsonRpc;
+
+/// <summary>
+/// StreamJsonRpc's <see cref="StreamJsonRpc.JsonRpc"/> with Rpc's semantics: Rpc's error objects, shutdown rejection,
+/// and the bookkeeping behind <c>IncomingCallsInFlight</c>, <c>WhenIncomingCallsDrainedAsync</c> and
+/// <c>CancelIncomingCalls</c>.
+/// </summary>
+[RequiresDynamicCode(JsonRpcProtocolConnection.DynamicCodeReason)]
+[RequiresUnreferencedCode(JsonRpcProtocolConnection.UnreferencedCodeReason)]
+internal sealed class JsonRpcEngine : StreamJsonRpc.JsonRpc
+{
+    private readonly JsonRpcProtocolConnection _owner;
+    private readonly IJsonRpcMessageFactory _messages;
+
+    public JsonRpcEngine(IJsonRpcMessageHandler handler, IJsonRpcMessageFactory messages, JsonRpcProtocolConnection owner)
+        : base(handler)
+    {
+        _owner = owner;
+        _messages = messages;
+    }
+
+    /// <summary>
+    /// The error object of a server method that threw: code -32000, the exception's message, and a <c>data</c> object
+    /// <c>{"type": "System.InvalidOperationException", "message": "…", "stack": null, "code": HResult}</c> whose
+    /// <c>stack</c> is filled only when <see cref="RpcConnectionOptions.IncludeExceptionStackTraces"/> is set.
+    /// </summary>
+    protected override JsonRpcError.ErrorDetail CreateErrorDetails(JsonRpcRequest request, Exception exception)
+    {
+        if (exception is LocalRpcException)
+        {
+            // An implementation that chose its own JSON-RPC error code and data keeps them.
+            return base.CreateErrorDetails(request, exception);
+        }
+
+        var typeName = exception.GetType().FullName ?? string.Empty;
+        return new JsonRpcError.ErrorDetail
+        {
+            Code = JsonRpcErrorCode.InvocationError,
+            Message = exception.Message,
+            Data = new CommonErrorData
+            {
+                TypeName = typeName,
+                Message = exception.Message,
+                StackTrace = _owner.Options.IncludeExceptionStackTraces ? exception.ToString() : null,
+                HResult = exception.HResult,
+            },
+        };
+    }
+
+    /// <summary>
+    /// Reads an error's <c>data</c> as raw JSON whatever its shape: a peer in another language may send anything there,
+    /// and a shape that does not fit <see cref="CommonErrorData"/> must not turn a remote error into a parse failure.
+    /// </summary>
+    protected override Type? GetErrorDetailsDataType(JsonRpcError error) => typeof(System.Text.Json.JsonElement);
+
+    /// <summary>Every incoming call whose method was found passes here, on the read loop, in arrival order.</summary>
+    protected override ValueTask<JsonRpcMessage> DispatchRequestAsync(JsonRpcRequest request, TargetMethod targetMethod, CancellationToken cancellationToken)
+    {
+        var method = request.Method ?? string.Empty;
+        if (method == "$/cancelRequest")
+        {
+            return base.DispatchRequestAsync(request, targetMethod, cancellationToken);
+        }
+
+        // StreamJsonRpc's own methods ($/enumerator/next, $/enumerator/abort) serve streams already started: never rejected.
+        if (_owner.IsRejectingNewCalls && !method.StartsWith("$/", StringComparison.Ordinal))
+        {
+            var error = _messages.CreateErrorMessage();
+            error.RequestId = request.RequestId;
+            error.Error = new JsonRpcError.ErrorDetail
+            {
+                Code = (JsonRpcErrorCode)(int)RpcErrorCode.ServerShuttingDown,
+                Message = "The server is shutting down and accepts no new calls.",
+            };
+            return new ValueTask<JsonRpcMessage>(error);
+        }
+
+        var token = _owner.IncomingCallStarted(request, cancellationToken);
+        ValueTask<JsonRpcMessage> dispatch;
+        try
+        {
+            // Called before any await, so invocation order stays the arrival order.
+            dispatch = base.DispatchRequestAsync(request, targetMethod, token);
+        }
+        catch
+        {
+            _owner.IncomingCallEnded(request.IsResponseExpected ? request.RequestId : default, request.IsResponseExpected);
+            throw;
+        }
+
+        if (request.IsResponseExpected)
+        {
+            // The call counts as running until its response is written (see SendAsync).
+            return dispatch;
+        }
+
+        return NotificationDispatchedAsync(dispatch);
+    }
+
+    protected override ValueTask SendAsync(JsonRpcMessage message, CancellationToken cancellationToken)
+    {
+        var sending = base.SendAsync(message, cancellationToken);
+        var id = message switch
+        {
+            JsonRpcResult result => result.RequestId,
+            JsonRpcError error => error.RequestId,
+            _ => default,
+        };
+
+        if (id.IsEmpty || !_owner.IsIncomingCall(id))
+        {
+            return sending;
+        }
+
+        if (sending.IsCompleted)
+        {
+            _owner.IncomingCallEnded(id, isRequest: true);
+            return sending;
+        }
+
+        return ResponseSentAsync(sending, id);
+    }
+
+    private async ValueTask<JsonRpcMessage> NotificationDispatchedAsync(ValueTask<JsonRpcMessage> dispatch)
+    {
+        try
+        {
+            return await dispatch.ConfigureAwait(false);
+        }
+        finally
+        {
+            _owner.IncomingCallEnded(default, isRequest: false);
+        }
+    }
+
+    private async ValueTask ResponseSentAsync(ValueTask sending, RequestId id)
+    {
+        try
+        {
+            await sending.ConfigureAwait(false);
+        }
+        finally
+        {
+            _owner.IncomingCallEnded(id, isRequest: true);
+        }
+    }
+}

@@ -1,0 +1,553 @@
+using System;
+using System.Collections.Generic;
+using System.Diagnostics.CodeAnalysis;
+using System.IO.Pipelines;
+using System.Text.Json;
+using System.Threading;
+using System.Threading.Tasks;
+using Rpc.Connections;
+using Rpc.Runtime;
+using Rpc.Serialization;
+using StreamJsonRpc;
+using StreamJsonRpc.Protocol;
+
+namespace Rpc.Protocols.JsonRpc;
+
+/// <summary>
+/// The JSON-RPC 2.0 interop protocol: <c>Content-Length</c> header framing and System.Text.Json on StreamJsonRpc, with
+/// the same failure semantics as the binary protocol (Rpc's exceptions, close behaviour, shutdown hooks).
+/// </summary>
+/// <remarks>
+/// <list type="bullet">
+/// <item>The transport's reader is wrapped in a <see cref="FrameLimitPipeReader"/>, so an oversized or malformed header
+/// disconnects before anything is buffered.</item>
+/// <item>Server methods are invoked inline on StreamJsonRpc's read loop, in arrival order (see
+/// <see cref="InlineSynchronizationContext"/>).</item>
+/// <item>StreamJsonRpc needs every served method before it starts listening, so <see cref="AddStub"/> after
+/// <see cref="Start"/> throws.</item>
+/// </list>
+/// </remarks>
+[RequiresDynamicCode(DynamicCodeReason)]
+[RequiresUnreferencedCode(UnreferencedCodeReason)]
+internal sealed class JsonRpcProtocolConnection : ProtocolConnection
+{
+    internal const string DynamicCodeReason =
+        "The JSON-RPC protocol runs on StreamJsonRpc and System.Text.Json reflection, which generate code at run time.";
+
+    internal const string UnreferencedCodeReason =
+        "The JSON-RPC protocol binds parameters and serializes user types by reflection (StreamJsonRpc, System.Text.Json).";
+
+    private readonly JsonRpcEngine _rpc;
+    private readonly Action<Exception?> _abortTransport;
+    private readonly bool _yieldContinuations;
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _closing = new();
+
+    // Wire names served so far (collisions are refused like the binary protocol's).
+    private readonly Dictionary<string, RpcStub> _served = new(StringComparer.Ordinal);
+
+    // Incoming requests in flight, by id, with the source of the token their method sees; notifications only count.
+    private readonly Dictionary<RequestId, CancellationTokenSource> _incoming = [];
+    private int _incomingInFlight;
+    private TaskCompletionSource? _incomingDrained;
+    private volatile bool _rejectNewCalls;
+
+    private int _started;
+    private int _closed;
+    private Exception? _closeReason;
+    private RpcProtocolException? _violation;
+
+    private JsonRpcProtocolConnection(IDuplexPipe pipe, RpcConnectionOptions options, Action<Exception?> abortTransport)
+    {
+        Options = options;
+        _abortTransport = abortTransport;
+        _yieldContinuations = options.RunContinuationsAsynchronously;
+
+        var formatter = new SystemTextJsonFormatter
+        {
+            // StreamJsonRpc's defaults (System.Text.Json's: property names as declared, case-sensitive, enums as
+            // numbers) plus RpcBuffer as base64. The setter copies the options and adds StreamJsonRpc's converters.
+            JsonSerializerOptions = new JsonSerializerOptions { Converters = { new RpcBufferJsonConverter() } },
+        };
+        var input = new FrameLimitPipeReader(pipe.Input, options.MaxFrameSize, OnViolation);
+        var handler = new HeaderDelimitedMessageHandler(pipe.Output, input, formatter);
+        _rpc = new JsonRpcEngine(handler, formatter, this)
+        {
+            CancelLocallyInvokedMethodsWhenConnectionIsClosed = true,
+            SynchronizationContext = InlineSynchronizationContext.Instance,
+        };
+        _rpc.Disconnected += OnDisconnected;
+    }
+
+    public RpcConnectionOptions Options { get; }
+
+    public override Task Completion => _completion.Task;
+
+    public override Exception? CloseReason => Volatile.Read(ref _closeReason);
+
+    public override bool IsClosed => Volatile.Read(ref _closed) != 0;
+
+    public override int IncomingCallsInFlight => Volatile.Read(ref _incomingInFlight);
+
+    internal bool IsRejectingNewCalls => _rejectNewCalls;
+
+    internal JsonRpcEngine Rpc => _rpc;
+
+    private object IncomingGate => _incoming;
+
+    /// <summary>Creates the protocol over a transport; called by <see cref="RpcConnection"/> only when dynamic code is supported.</summary>
+    /// <param name="pipe">The transport.</param>
+    /// <param name="options">The connection's settings.</param>
+    /// <param name="abortTransport">Releases the transport when the connection closes.</param>
+    /// <returns>The protocol, not yet started.</returns>
+    public static ProtocolConnection Create(IDuplexPipe pipe, RpcConnectionOptions options, Action<Exception?> abortTransport) =>
+        new JsonRpcProtocolConnection(pipe, options, abortTransport);
+
+    public override void AddStub(RpcStub stub)
+    {
+        ArgumentNullException.ThrowIfNull(stub);
+        lock (_served)
+        {
+            if (Volatile.Read(ref _started) != 0)
+            {
+                throw new InvalidOperationException(
+                    "A service cannot be added to a JSON-RPC connection after it has started: StreamJsonRpc needs every method before it " +
+                    "starts listening. Add services before RpcConnection.Start (or in RpcConnection.ConnectAsync's configure callback, or " +
+                    "RpcServer.AddService / ConnectionAccepted on the server).");
+            }
+
+            foreach (var method in stub.Methods)
+            {
+                if (_served.TryGetValue(method.WireName, out var existing) && !ReferenceEquals(existing, stub))
+                {
+                    throw new InvalidOperationException(
+                        $"The method '{method.WireName}' cannot be served: '{method.WireName}' is already served on this connection with the same wire name.");
+                }
+            }
+
+            foreach (var method in stub.Methods)
+            {
+                _served[method.WireName] = stub;
+            }
+
+            stub.AddDelegates(new DelegateRegistry(_rpc));
+        }
+    }
+
+    public override void Start()
+    {
+        lock (_served)
+        {
+            if (Interlocked.Exchange(ref _started, 1) != 0)
+            {
+                throw new InvalidOperationException("The connection has already started.");
+            }
+        }
+
+        if (!IsClosed)
+        {
+            _rpc.StartListening();
+        }
+    }
+
+    public override void RejectNewCalls() => _rejectNewCalls = true;
+
+    public override Task WhenIncomingCallsDrainedAsync(CancellationToken cancellationToken)
+    {
+        lock (IncomingGate)
+        {
+            if (_incomingInFlight == 0 || IsClosed)
+            {
+                return Task.CompletedTask;
+            }
+
+            _incomingDrained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _incomingDrained.Task.WaitAsync(cancellationToken);
+        }
+    }
+
+    public override void CancelIncomingCalls()
+    {
+        List<CancellationTokenSource> sources;
+        lock (IncomingGate)
+        {
+            sources = [.. _incoming.Values];
+        }
+
+        foreach (var source in sources)
+        {
+            CancelQuietly(source);
+        }
+    }
+
+    public override void Abort(Exception? reason) => Close(reason ?? new ConnectionLostException("The connection was closed locally."));
+
+    public override async ValueTask DisposeAsync()
+    {
+        Close(null);
+        await _completion.Task.ConfigureAwait(false);
+    }
+
+    // ---- Caller side ----
+
+    public override Task<TResult> InvokeAsync<TArguments, TResult>(RpcMethod method, in TArguments arguments, RpcFormatter<TResult> resultFormatter, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<TResult>(cancellationToken);
+        }
+
+        if (IsClosed)
+        {
+            return Task.FromException<TResult>(Lost());
+        }
+
+        return CallAsync<TResult>(method.WireName, arguments.ToPositionalArray(), cancellationToken);
+    }
+
+    public override Task InvokeAsync<TArguments>(RpcMethod method, in TArguments arguments, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled(cancellationToken);
+        }
+
+        if (IsClosed)
+        {
+            return Task.FromException(Lost());
+        }
+
+        return CallAsync(method.WireName, arguments.ToPositionalArray(), cancellationToken);
+    }
+
+    public override ValueTask<TResult> InvokeValueTaskAsync<TArguments, TResult>(RpcMethod method, in TArguments arguments, RpcFormatter<TResult> resultFormatter, CancellationToken cancellationToken) =>
+        new(InvokeAsync(method, arguments, resultFormatter, cancellationToken));
+
+    public override ValueTask InvokeValueTaskAsync<TArguments>(RpcMethod method, in TArguments arguments, CancellationToken cancellationToken) =>
+        new(InvokeAsync(method, arguments, cancellationToken));
+
+    public override void Notify<TArguments>(RpcMethod method, in TArguments arguments)
+    {
+        if (IsClosed)
+        {
+            return;
+        }
+
+        try
+        {
+            var sent = _rpc.NotifyAsync(method.WireName, arguments.ToPositionalArray());
+            if (!sent.IsCompletedSuccessfully)
+            {
+                Observe(sent);
+            }
+        }
+        catch (Exception exception) when (exception is ObjectDisposedException or StreamJsonRpc.ConnectionLostException or OperationCanceledException || IsClosed)
+        {
+            // A notification promises no delivery: losing the connection while sending it is not reported.
+        }
+    }
+
+    public override IAsyncEnumerable<TItem> InvokeStreamAsync<TArguments, TItem>(RpcMethod method, in TArguments arguments, RpcFormatter<TItem> itemFormatter, CancellationToken cancellationToken) =>
+        new JsonRpcStream<TItem>(this, method.WireName, arguments.ToPositionalArray(), cancellationToken);
+
+    // ---- Serving side, called by JsonRpcEngine ----
+
+    internal CancellationToken IncomingCallStarted(JsonRpcRequest request, CancellationToken methodToken)
+    {
+        if (!request.IsResponseExpected)
+        {
+            // A notification cannot be cancelled by its caller; only the connection's close stops it.
+            Interlocked.Increment(ref _incomingInFlight);
+            return _closing.Token;
+        }
+
+        var source = CancellationTokenSource.CreateLinkedTokenSource(methodToken);
+        bool duplicate;
+        lock (IncomingGate)
+        {
+            duplicate = !_incoming.TryAdd(request.RequestId, source);
+            if (!duplicate)
+            {
+                _incomingInFlight++;
+            }
+        }
+
+        if (duplicate)
+        {
+            Abort(new RpcProtocolException($"The peer reused request id {request.RequestId} while that call is still running."));
+            source.Cancel();
+        }
+        else if (IsClosed)
+        {
+            source.Cancel();
+        }
+
+        return source.Token;
+    }
+
+    internal bool IsIncomingCall(RequestId id)
+    {
+        lock (IncomingGate)
+        {
+            return _incoming.ContainsKey(id);
+        }
+    }
+
+    internal void IncomingCallEnded(RequestId id, bool isRequest)
+    {
+        TaskCompletionSource? drained = null;
+        lock (IncomingGate)
+        {
+            if (isRequest && !_incoming.Remove(id))
+            {
+                return;
+            }
+
+            if (--_incomingInFlight == 0)
+            {
+                drained = _incomingDrained;
+                _incomingDrained = null;
+            }
+        }
+
+        drained?.TrySetResult();
+    }
+
+    // ---- Errors ----
+
+    /// <summary>Turns whatever StreamJsonRpc threw for a call into what Rpc promises its callers.</summary>
+    internal Exception Translate(Exception exception, CancellationToken cancellationToken)
+    {
+        // The caller's own cancellation wins over everything else, a concurrent connection loss included.
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return exception is OperationCanceledException canceled && canceled.CancellationToken == cancellationToken
+                ? exception
+                : new OperationCanceledException("The call was cancelled.", exception, cancellationToken);
+        }
+
+        switch (exception)
+        {
+            case RemoteMethodNotFoundException notFound:
+                return new RemoteInvocationException((RpcErrorCode)(int)notFound.ErrorCode, string.Empty, notFound.Message, null);
+            case RemoteSerializationException serialization:
+                return new RemoteInvocationException(RpcErrorCode.ResultNotSerializable, string.Empty, serialization.Message, null);
+            case StreamJsonRpc.RemoteInvocationException remote:
+            {
+                ReadErrorData(remote.DeserializedErrorData ?? remote.ErrorData, out var typeName, out var stackTrace);
+                return new RemoteInvocationException((RpcErrorCode)remote.ErrorCode, typeName, remote.Message, stackTrace);
+            }
+
+            case StreamJsonRpc.ConnectionLostException:
+            case ObjectDisposedException when IsClosed:
+            case OperationCanceledException when IsClosed:
+                return Lost();
+            case RemoteRpcException other:
+                return new RemoteInvocationException(RpcErrorCode.InvocationFailed, string.Empty, other.Message, null);
+            case OperationCanceledException:
+                // The server answered -32800 although this caller did not cancel: the server cancelled the call itself.
+                return new RemoteInvocationException(RpcErrorCode.Cancelled, string.Empty, "The server cancelled the call.", null);
+            case RpcException:
+                return exception;
+            case JsonException:
+                return new RpcException($"The reply could not be read as the method's result type: {exception.Message}", exception);
+            default:
+                return IsClosed ? Lost() : exception;
+        }
+    }
+
+    private static void ReadErrorData(object? data, out string typeName, out string? stackTrace)
+    {
+        typeName = string.Empty;
+        stackTrace = null;
+        switch (data)
+        {
+            case CommonErrorData common:
+                typeName = common.TypeName ?? string.Empty;
+                stackTrace = common.StackTrace;
+                break;
+            case JsonElement { ValueKind: JsonValueKind.Object } element:
+                if (element.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String)
+                {
+                    typeName = type.GetString() ?? string.Empty;
+                }
+
+                if (element.TryGetProperty("stack", out var stack) && stack.ValueKind == JsonValueKind.String)
+                {
+                    stackTrace = stack.GetString();
+                }
+
+                break;
+        }
+    }
+
+    private ConnectionLostException Lost()
+    {
+        var reason = CloseReason;
+        return reason is ConnectionLostException lost
+            ? new ConnectionLostException(lost.Message, lost.InnerException)
+            : new ConnectionLostException(reason is null ? "The connection was closed." : $"The connection was lost: {reason.Message}", reason);
+    }
+
+    private static void Observe(Task task) =>
+        _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+    private static void CancelQuietly(CancellationTokenSource source)
+    {
+        try
+        {
+            source.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Released meanwhile.
+        }
+        catch (AggregateException)
+        {
+            // A callback registered by the implementation threw; that is the implementation's concern.
+        }
+    }
+
+    private async Task<T> CallAsync<T>(string wireName, object?[] arguments, CancellationToken cancellationToken)
+    {
+        Task<T> call;
+        try
+        {
+            call = _rpc.InvokeWithCancellationAsync<T>(wireName, arguments, cancellationToken);
+        }
+        catch (Exception exception)
+        {
+            throw Translate(exception, cancellationToken);
+        }
+
+        T result;
+        try
+        {
+            // StreamJsonRpc waits for the server to acknowledge a cancellation; Rpc's callers stop waiting at once.
+            result = await (cancellationToken.CanBeCanceled ? call.WaitAsync(cancellationToken) : call).ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            Observe(call);
+            throw Translate(exception, cancellationToken);
+        }
+
+        if (_yieldContinuations)
+        {
+            await Task.Yield();
+        }
+
+        return result;
+    }
+
+    private async Task CallAsync(string wireName, object?[] arguments, CancellationToken cancellationToken)
+    {
+        Task call;
+        try
+        {
+            call = _rpc.InvokeWithCancellationAsync(wireName, arguments, cancellationToken);
+        }
+        catch (Exception exception)
+        {
+            throw Translate(exception, cancellationToken);
+        }
+
+        try
+        {
+            await (cancellationToken.CanBeCanceled ? call.WaitAsync(cancellationToken) : call).ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            Observe(call);
+            throw Translate(exception, cancellationToken);
+        }
+
+        if (_yieldContinuations)
+        {
+            await Task.Yield();
+        }
+    }
+
+    // ---- Closing ----
+
+    private void OnViolation(RpcProtocolException violation) => Volatile.Write(ref _violation, violation);
+
+    private void OnDisconnected(object? sender, JsonRpcDisconnectedEventArgs e)
+    {
+        var violation = Volatile.Read(ref _violation);
+        Exception? reason = violation ?? e.Reason switch
+        {
+            DisconnectedReason.LocallyDisposed => null,
+            DisconnectedReason.RemotePartyTerminated => new ConnectionLostException("The peer closed the connection."),
+            DisconnectedReason.ParseError or DisconnectedReason.RemoteProtocolViolation =>
+                new RpcProtocolException($"The peer violated the JSON-RPC protocol: {e.Description}", e.Exception),
+            DisconnectedReason.StreamError when e.Exception is System.IO.EndOfStreamException =>
+                new ConnectionLostException("The peer closed the connection in the middle of a JSON-RPC message.", e.Exception),
+            DisconnectedReason.StreamError when e.Exception is BadRpcHeaderException or JsonException =>
+                new RpcProtocolException($"The peer sent a malformed JSON-RPC message: {e.Description}", e.Exception),
+            DisconnectedReason.StreamError => new ConnectionLostException($"The connection was lost: {e.Description}", e.Exception),
+            _ => new RpcException($"The JSON-RPC connection failed: {e.Description}", e.Exception),
+        };
+        Close(reason);
+    }
+
+    /// <summary>Closes once: fails every pending call, cancels every incoming call, releases the transport.</summary>
+    private void Close(Exception? reason)
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0)
+        {
+            return;
+        }
+
+        Volatile.Write(ref _closeReason, reason);
+        CancelQuietly(_closing);
+        CancelIncomingCalls();
+        TaskCompletionSource? drained;
+        lock (IncomingGate)
+        {
+            drained = _incomingDrained;
+            _incomingDrained = null;
+        }
+
+        drained?.TrySetResult();
+
+        // Pending calls fail with StreamJsonRpc's ConnectionLostException, which CallAsync translates using CloseReason.
+        try
+        {
+            _rpc.Dispose();
+        }
+        catch (Exception)
+        {
+            // Disposal must not throw; the connection is closed either way.
+        }
+
+        _abortTransport(reason);
+        _ = FinishCloseAsync();
+    }
+
+    private async Task FinishCloseAsync()
+    {
+        if (Volatile.Read(ref _started) != 0)
+        {
+            try
+            {
+                await _rpc.Completion.ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // Completion faults when the connection failed; CloseReason already says why.
+            }
+        }
+
+        _completion.TrySetResult();
+    }
+
+    private sealed class DelegateRegistry(JsonRpcEngine rpc) : IRpcDelegateRegistry
+    {
+        public void Add(RpcMethod method, Delegate handler)
+        {
+            ArgumentNullException.ThrowIfNull(method);
+            rpc.AddLocalRpcMethod(method.WireName, handler);
+        }
+    }
+}

@@ -1,0 +1,39 @@
+using MessagePack;
+using Rpc.Protocols.Binary;
+
+namespace Rpc.Serialization;
+
+/// <summary>
+/// Writes and reads one type as MessagePack. The generator composes these for every parameter and result type of a
+/// contract (built-in formatters for primitives and collections, generated ones for user records and classes), so
+/// serialization is typed end to end: no resolver lookups, no reflection, nothing emitted at run time.
+/// </summary>
+/// <typeparam name="T">The type.</typeparam>
+public abstract class RpcFormatter<T> : RpcResultReader
+{
+    /// <summary>Writes <paramref name="value"/>.</summary>
+    /// <param name="writer">The destination.</param>
+    /// <param name="value">The value; may be <see langword="null"/> for reference types (written as nil).</param>
+    public abstract void Write(ref MessagePackWriter writer, T value);
+
+    /// <summary>Reads a value written by <see cref="Write"/>.</summary>
+    /// <param name="reader">The source; untrusted input, so implementations check lengths and nesting.</param>
+    /// <returns>The value.</returns>
+    public abstract T Read(ref MessagePackReader reader);
+
+    internal sealed override void Deliver(IPendingCall pending, ref MessagePackReader reader) =>
+        ((IPendingCall<T>)pending).Deliver(Read(ref reader));
+}
+
+/// <summary>
+/// The untyped face of <see cref="RpcFormatter{T}"/> that lets the receive loop complete a pending call of any result
+/// type without knowing it.
+/// </summary>
+public abstract class RpcResultReader
+{
+    private protected RpcResultReader()
+    {
+    }
+
+    internal abstract void Deliver(IPendingCall pending, ref MessagePackReader reader);
+}

@@ -1,0 +1,252 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Rpc.Transports;
+
+namespace Rpc;
+
+/// <summary>
+/// Serves contracts to every client that connects on its endpoints: many concurrent clients, any mix of transports,
+/// graceful shutdown.
+/// </summary>
+/// <example>
+/// <code>
+/// await using var server = new RpcServer().AddService&lt;ICalculator&gt;(new Calculator());
+/// await server.ListenAsync("unix:///tmp/calc.sock");
+/// </code>
+/// </example>
+public sealed class RpcServer : IAsyncDisposable
+{
+    private readonly RpcServerOptions _options;
+    private readonly List<Action<RpcConnection>> _services = [];
+    private readonly List<(TransportListener Listener, Task AcceptLoop)> _listeners = [];
+    private readonly ConcurrentDictionary<RpcConnection, byte> _connections = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private Task? _stopTask;
+
+    /// <summary>Initializes a server.</summary>
+    /// <param name="options">Settings, or <see langword="null"/> for the defaults.</param>
+    public RpcServer(RpcServerOptions? options = null)
+    {
+        _options = options ?? new RpcServerOptions();
+        _options.Connection.Validate();
+    }
+
+    /// <summary>Gets the connections currently open.</summary>
+    public IReadOnlyCollection<RpcConnection> Connections => [.. _connections.Keys];
+
+    /// <summary>Gets the endpoints the server listens on, as bound (a <c>tcp://…:0</c> endpoint shows the chosen port).</summary>
+    public IReadOnlyList<string> Endpoints
+    {
+        get
+        {
+            lock (_listeners)
+            {
+                return [.. _listeners.Select(l => l.Listener.Endpoint)];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Raised for each accepted connection after its services are added and before it starts, so a handler can add
+    /// per-connection services or keep the connection to call the client back.
+    /// </summary>
+    public event Action<RpcConnection>? ConnectionAccepted;
+
+    /// <summary>Serves one implementation, shared by every connection.</summary>
+    /// <typeparam name="TContract">An <c>[RpcContract]</c> interface.</typeparam>
+    /// <param name="implementation">The object whose methods clients call; it must be safe to call concurrently.</param>
+    /// <returns>This server.</returns>
+    public RpcServer AddService<TContract>(TContract implementation)
+        where TContract : class
+    {
+        ArgumentNullException.ThrowIfNull(implementation);
+        return AddService<TContract>(_ => implementation);
+    }
+
+    /// <summary>
+    /// Serves an implementation made per connection; the factory gets the connection, so the implementation can create
+    /// a proxy of a callback contract the client serves.
+    /// </summary>
+    /// <typeparam name="TContract">An <c>[RpcContract]</c> interface.</typeparam>
+    /// <param name="factory">Makes the implementation for one connection.</param>
+    /// <returns>This server.</returns>
+    public RpcServer AddService<TContract>(Func<RpcConnection, TContract> factory)
+        where TContract : class
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        Runtime.RpcContractRegistry.Get<TContract>();
+        lock (_services)
+        {
+            _services.Add(connection => connection.AddService(factory(connection)));
+        }
+
+        return this;
+    }
+
+    /// <summary>Binds an endpoint and starts accepting connections on it. Call once per endpoint.</summary>
+    /// <param name="endpoint">For example <c>unix:///tmp/calc.sock</c> or <c>tcp://127.0.0.1:0</c>.</param>
+    /// <param name="cancellationToken">Cancels the bind.</param>
+    /// <returns>The endpoint as bound.</returns>
+    /// <exception cref="ObjectDisposedException">The server is stopping or stopped.</exception>
+    public async Task<string> ListenAsync(string endpoint, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_stopping.IsCancellationRequested, this);
+        var listener = await RpcTransports.ListenAsync(endpoint, _options.Connection.Transport, cancellationToken).ConfigureAwait(false);
+        lock (_listeners)
+        {
+            if (_stopping.IsCancellationRequested)
+            {
+                _ = listener.DisposeAsync().AsTask();
+                throw new ObjectDisposedException(nameof(RpcServer));
+            }
+
+            _listeners.Add((listener, AcceptLoopAsync(listener)));
+        }
+
+        return listener.Endpoint;
+    }
+
+    /// <summary>
+    /// Stops gracefully: stops accepting, answers new calls with <see cref="RpcErrorCode.ServerShuttingDown"/>, lets
+    /// running calls finish for <see cref="RpcServerOptions.ShutdownTimeout"/>, then fires their cancellation tokens and
+    /// waits <see cref="RpcServerOptions.CancellationGracePeriod"/> more, then closes every connection. Idempotent.
+    /// </summary>
+    /// <param name="cancellationToken">Skips the waiting: running calls are cancelled and connections closed at once.</param>
+    /// <returns>A task that completes when every connection and listener is closed.</returns>
+    public Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        lock (_listeners)
+        {
+            return _stopTask ??= StopCoreAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Stops the server as <see cref="StopAsync"/> does.</summary>
+    /// <returns>A task that completes when the server has stopped.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    private async Task StopCoreAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        (TransportListener Listener, Task AcceptLoop)[] listeners;
+        lock (_listeners)
+        {
+            listeners = [.. _listeners];
+        }
+
+        foreach (var (listener, _) in listeners)
+        {
+            await listener.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await Task.WhenAll(listeners.Select(l => l.AcceptLoop)).ConfigureAwait(false);
+
+        var connections = _connections.Keys.ToArray();
+        foreach (var connection in connections)
+        {
+            connection.Protocol.RejectNewCalls();
+        }
+
+        if (!await DrainAsync(connections, _options.ShutdownTimeout, cancellationToken).ConfigureAwait(false))
+        {
+            foreach (var connection in connections)
+            {
+                connection.Protocol.CancelIncomingCalls();
+            }
+
+            await DrainAsync(connections, _options.CancellationGracePeriod, cancellationToken).ConfigureAwait(false);
+        }
+
+        await Task.WhenAll(connections.Select(c => c.DisposeAsync().AsTask())).ConfigureAwait(false);
+    }
+
+    private static async Task<bool> DrainAsync(RpcConnection[] connections, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            await Task.WhenAll(connections.Select(c => c.Protocol.WhenIncomingCallsDrainedAsync(deadline.Token))).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private async Task AcceptLoopAsync(TransportListener listener)
+    {
+        while (!_stopping.IsCancellationRequested)
+        {
+            TransportConnection? transport;
+            try
+            {
+                transport = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+
+            if (transport is null)
+            {
+                return;
+            }
+
+            Accept(transport);
+        }
+    }
+
+    private void Accept(TransportConnection transport)
+    {
+        var connection = RpcConnection.Create(transport, _options.Connection);
+        try
+        {
+            lock (_services)
+            {
+                foreach (var addService in _services)
+                {
+                    addService(connection);
+                }
+            }
+
+            ConnectionAccepted?.Invoke(connection);
+        }
+        catch (Exception exception)
+        {
+            // A failing service factory refuses this client only; the server keeps accepting others.
+            connection.Protocol.Abort(new RpcException($"The server could not set up the connection: {exception.Message}", exception));
+            _ = connection.DisposeAsync().AsTask();
+            return;
+        }
+
+        _connections[connection] = 0;
+        connection.Start();
+        _ = ForgetWhenClosedAsync(connection);
+    }
+
+    private async Task ForgetWhenClosedAsync(RpcConnection connection)
+    {
+        await connection.Completion.ConfigureAwait(false);
+        _connections.TryRemove(connection, out _);
+        await connection.DisposeAsync().ConfigureAwait(false);
+    }
+}

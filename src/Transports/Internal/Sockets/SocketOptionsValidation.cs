@@ -1,0 +1,26 @@
+using System;
+using System.Threading;
+
+namespace Rpc.Transports.Internal.Sockets;
+
+internal static class SocketOptionsValidation
+{
+    public static void Validate(TransportOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.MaxBufferedInputBytes < SocketConnection.MinimumSegmentSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.MaxBufferedInputBytes, $"TransportOptions.MaxBufferedInputBytes must be at least {SocketConnection.MinimumSegmentSize}.");
+        }
+
+        if (options.ConnectTimeout <= TimeSpan.Zero && options.ConnectTimeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.ConnectTimeout, "TransportOptions.ConnectTimeout must be positive or Timeout.InfiniteTimeSpan.");
+        }
+
+        if (options.ListenBacklog < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.ListenBacklog, "TransportOptions.ListenBacklog must be at least 1.");
+        }
+    }
+}

@@ -1,0 +1,70 @@
+using System.Collections.Generic;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace Rpc.Transports.Internal.Sockets;
+
+/// <summary><c>unix:///absolute/path.sock</c>: Unix domain stream sockets.</summary>
+internal sealed class UnixSocketTransportProvider : ITransportProvider
+{
+    private static readonly string[] SchemeNames = ["unix"];
+
+    public IReadOnlyList<string> Schemes => SchemeNames;
+
+    public ValueTask<TransportListener> ListenAsync(RpcEndpoint endpoint, TransportOptions options, CancellationToken cancellationToken)
+    {
+        SocketOptionsValidation.Validate(options);
+        var path = UnixSocketFile.GetPath(endpoint);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            var file = UnixSocketFile.BindAndListen(socket, path, options.ListenBacklog);
+            var bound = "unix://" + path;
+            return ValueTask.FromResult<TransportListener>(new SocketListener(socket, bound, options, file, peer => DescribePeer(bound, peer)));
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    public ValueTask<TransportConnection> ConnectAsync(RpcEndpoint endpoint, TransportOptions options, CancellationToken cancellationToken)
+    {
+        SocketOptionsValidation.Validate(options);
+        var path = UnixSocketFile.GetPath(endpoint);
+        return SocketConnector.ConnectAsync([new UnixDomainSocketEndPoint(path)], "unix://" + path, options, cancellationToken);
+    }
+
+    /// <summary>Names an accepted peer by its process and user, read from the kernel (SO_PEERCRED), for error messages.</summary>
+    private static string DescribePeer(string endpoint, Socket peer)
+    {
+        if (!System.OperatingSystem.IsLinux())
+        {
+            return endpoint + " (accepted)";
+        }
+
+        // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
+        const int SolSocket = 1;
+        const int SoPeerCred = 17;
+        System.Span<byte> credentials = stackalloc byte[12];
+        try
+        {
+            if (peer.GetRawSocketOption(SolSocket, SoPeerCred, credentials) == credentials.Length)
+            {
+                var pid = MemoryMarshal.Read<int>(credentials);
+                var uid = MemoryMarshal.Read<uint>(credentials[4..]);
+                return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{endpoint} (peer pid {pid}, uid {uid})");
+            }
+        }
+        catch (SocketException)
+        {
+        }
+
+        return endpoint + " (accepted)";
+    }
+}

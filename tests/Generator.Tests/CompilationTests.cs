@@ -1,0 +1,138 @@
+using System.Linq;
+using Rpc.Generator.Tests.Infrastructure;
+using Xunit;
+
+namespace Rpc.Generator.Tests;
+
+/// <summary>The generated code compiles with zero warnings (nullable on, highest warning level) for every supported type.</summary>
+public sealed class CompilationTests
+{
+    private const string EverySupportedType = """
+        #nullable enable
+        using System;
+        using System.Collections.Generic;
+        using System.Threading;
+        using System.Threading.Tasks;
+        using Rpc;
+
+        namespace Big.Contract;
+
+        public enum Small : sbyte { A = -1, B }
+        public enum Large : ulong { A, B = ulong.MaxValue }
+
+        public record Leaf(string Name, int? Weight, Small Kind)
+        {
+            public required string Required { get; init; }
+            public IReadOnlyList<Leaf>? Siblings { get; set; }
+        }
+
+        public class Base
+        {
+            public Guid Id { get; set; }
+        }
+
+        public sealed class Derived : Base
+        {
+            public Derived(string title, IList<int> numbers)
+            {
+                Title = title;
+                Numbers = numbers;
+            }
+
+            public string Title { get; }
+            public IList<int> Numbers { get; }
+            public Dictionary<string, Derived?>? Children { get; set; }
+            public string Computed => Title + Numbers.Count;
+        }
+
+        public struct Plain
+        {
+            public int A { get; set; }
+            public string? B { get; init; }
+            public long C;
+        }
+
+        public readonly record struct Money(decimal Amount, string Currency);
+
+        public sealed class Generic<T>
+        {
+            public T? Value { get; set; }
+        }
+
+        public record class Empty();
+
+        [RpcContract]
+        public interface IEverything
+        {
+            Task<bool> BoolAsync(bool a, byte b, sbyte c, short d, ushort e, int f, uint g, long h, ulong i, float j, double k, decimal l, char m, CancellationToken ct);
+            Task<string> StringsAsync(string a, string? b, DateTime c, DateTimeOffset d, TimeSpan e, Guid f);
+            ValueTask<byte[]> BytesAsync(byte[] a, byte[]? b, ReadOnlyMemory<byte> c, Memory<byte> d, RpcBuffer e, RpcBuffer? f);
+            ValueTask<Small> EnumsAsync(Small a, Large b, Small? c, Large? d);
+            Task<int?> NullablesAsync(int? a, DateTime? b, Guid? c, Money? d, Plain? e);
+            Task<int[]> ArraysAsync(int[] a, string[] b, string?[]? c, Leaf[] d, int[][] e, Small[] f);
+            Task<List<Leaf>> ListsAsync(List<int> a, IList<string> b, IReadOnlyList<Leaf?> c, ICollection<long> d, IReadOnlyCollection<Guid> e, IEnumerable<double> f);
+            Task<HashSet<string>> SetsAsync(HashSet<int> a, ISet<string> b, IReadOnlySet<Small> c);
+            Task<Dictionary<string, Leaf>> MapsAsync(Dictionary<int, string> a, IDictionary<string, List<int>> b, IReadOnlyDictionary<Guid, Leaf?> c);
+            Task<Derived> ObjectsAsync(Leaf a, Derived b, Plain c, Money d, Generic<int> e, Generic<Leaf> f, Empty g, Base h);
+            IAsyncEnumerable<Leaf> StreamAsync(int count, CancellationToken cancellationToken);
+            IAsyncEnumerable<int?> NullableStreamAsync();
+            ValueTask<Leaf?> MaybeAsync(Leaf? leaf);
+            ValueTask NothingAsync();
+            Task PlainTaskAsync(CancellationToken ct);
+            void Notify(string message, Leaf? leaf);
+            void NotifyWithToken(int x, CancellationToken ct);
+            Task<KeyValuePair<string, int>> PairAsync(KeyValuePair<string, int> pair);
+            Task<(int, string)> TupleAsync((int Count, string Name) tuple);
+        }
+
+        // Oblivious context: the proxy must still compile cleanly inside #nullable enable.
+        #nullable disable
+        [RpcContract]
+        public interface ILegacy
+        {
+            Task<string> EchoAsync(string text, List<string> items, Leaf leaf);
+        }
+        #nullable enable
+
+        [RpcContract]
+        internal interface IInternal : IEverything
+        {
+            [RpcMethod("internal.ping")] Task PingAsync();
+        }
+        """;
+
+    [Fact]
+    public void EverySupportedType_CompilesWithZeroWarnings()
+    {
+        var run = TestCompilation.Run(EverySupportedType);
+
+        Assert.Empty(run.AllProblems());
+        Assert.Equal(
+            ["Big.Contract.IEverything.Rpc.g.cs", "Big.Contract.IInternal.Rpc.g.cs", "Big.Contract.ILegacy.Rpc.g.cs"],
+            run.GeneratedSources.Keys.OrderBy(k => k, System.StringComparer.Ordinal));
+        Assert.Contains("internal sealed class InternalRpc", run.GeneratedSources["Big.Contract.IInternal.Rpc.g.cs"], System.StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void GeneratedFile_UsesOnlyTargetedPragmasAndNewlines()
+    {
+        var run = TestCompilation.Run(EverySupportedType);
+
+        foreach (var source in run.GeneratedSources.Values)
+        {
+            Assert.StartsWith("// <auto-generated/>\n#nullable enable\n", source, System.StringComparison.Ordinal);
+            Assert.DoesNotContain("\r", source, System.StringComparison.Ordinal);
+            var pragmas = source.Split('\n').Where(l => l.TrimStart().StartsWith("#pragma", System.StringComparison.Ordinal)).Select(l => l.Trim()).ToList();
+            Assert.All(pragmas, p => Assert.Matches(@"^#pragma warning (disable|restore) CA2255\b", p));
+        }
+    }
+
+    [Fact]
+    public void MethodIds_MatchTheRuntime()
+    {
+        foreach (var name in new[] { "Add", "sum", "", "ünïcødé", "emoji-😀", "a\u0000b" })
+        {
+            Assert.Equal(Rpc.Runtime.RpcMethod.ComputeId(name.Length == 0 ? "x" : name), Parsing.ContractParser.Fnv1a32(name.Length == 0 ? "x" : name));
+        }
+    }
+}

@@ -1,0 +1,63 @@
+using System;
+using System.Diagnostics;
+using System.IO;
+using System.Threading.Tasks;
+using Xunit;
+
+namespace Rpc.Transports.Tests;
+
+public sealed class LeakTests : TestBase
+{
+    [Theory]
+    [InlineData("unix", 1000)]
+    [InlineData("tcp", 300)]
+    [InlineData("unix-async", 300)]
+    public async Task ConnectDisconnectCycles_ReturnFdsAndThreadsToBaseline(string kind, int cycles)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        var options = TransportKinds.Options(kind);
+        await using var listener = await Bounded(RpcTransports.ListenAsync(TransportKinds.ListenEndpoint(kind, this), options, TimeoutToken));
+
+        // Warm up: the first asynchronous socket operation creates the epoll engine's descriptors and thread.
+        await CycleAsync(listener, options, 20);
+        var baseline = await SettledAsync(int.MaxValue, int.MaxValue);
+
+        await CycleAsync(listener, options, cycles);
+
+        var after = await SettledAsync(baseline.Fds, baseline.Threads + 4);
+        Assert.True(after.Fds <= baseline.Fds, $"file descriptors: {baseline.Fds} before, {after.Fds} after {cycles} cycles");
+        Assert.True(after.Threads <= baseline.Threads + 4, $"threads: {baseline.Threads} before, {after.Threads} after {cycles} cycles");
+    }
+
+    private async Task CycleAsync(TransportListener listener, TransportOptions options, int cycles)
+    {
+        for (var i = 0; i < cycles; i++)
+        {
+            var (client, server) = await ConnectPairAsync(listener, options);
+            await client.Transport.Output.WriteAsync(new byte[] { 1, 2, 3 }, TimeoutToken);
+            await ReadExactlyAsync(server.Transport.Input, 3);
+            await Bounded(Task.WhenAll(client.DisposeAsync().AsTask(), server.DisposeAsync().AsTask()));
+        }
+    }
+
+    /// <summary>Waits (bounded) for fd and thread counts to drop to the targets; returns the last counts seen.</summary>
+    private async Task<(int Fds, int Threads)> SettledAsync(int fdTarget, int threadTarget)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        while (true)
+        {
+            var fds = Directory.GetFileSystemEntries("/proc/self/fd").Length;
+            var threads = Directory.GetFileSystemEntries("/proc/self/task").Length;
+            if ((fds <= fdTarget && threads <= threadTarget) || stopwatch.Elapsed > TimeSpan.FromSeconds(5))
+            {
+                return (fds, threads);
+            }
+
+            await Task.Delay(50, TimeoutToken);
+        }
+    }
+}
