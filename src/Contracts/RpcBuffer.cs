@@ -9,14 +9,14 @@ namespace Rpc;
 /// </summary>
 /// <remarks>
 /// A fresh 1 MiB <c>byte[]</c> costs more than the round trip that carries it (large-object heap, gen-2 collections,
-/// page faults), so <see cref="RpcBuffer"/> reuses arrays. Ownership follows <see cref="IMemoryOwner{T}"/>:
+/// page faults), so <see cref="RpcBuffer"/> reuses arrays. Ownership follows <see cref="IMemoryOwner{T}"/> and moves
+/// with the buffer:
 /// <list type="bullet">
-/// <item>An <see cref="RpcBuffer"/> received as a server parameter belongs to the runtime and is valid until the method's
-/// task completes; the runtime returns it to the pool afterwards.</item>
-/// <item>An <see cref="RpcBuffer"/> returned from a server method or passed as a client argument is returned to the pool
-/// by the runtime once it has been written to the wire (for a returned parameter that is the same buffer, which is
-/// allowed: an echo costs no extra copy).</item>
-/// <item>An <see cref="RpcBuffer"/> received as a client result belongs to the caller, who should dispose it.</item>
+/// <item>Giving a buffer to the runtime gives it away: a client argument, a server result or a stream item is returned
+/// to the pool by the runtime once its bytes are written (so a server may return the buffer it received: an echo costs
+/// no extra copy). Do not use a buffer after passing it.</item>
+/// <item>Receiving a buffer makes it yours: a server parameter or a client result should be disposed when you are done
+/// with it (unless you pass it on).</item>
 /// </list>
 /// Forgetting to dispose leaks nothing: the array is simply collected instead of reused.
 /// </remarks>

@@ -235,7 +235,7 @@ public sealed class BinaryProtocolTests : TestBase
     }
 
     [Fact]
-    public async Task Large_payloads_round_trip_through_pooled_buffers()
+    public async Task Large_payloads_round_trip_through_pooled_buffers_and_the_argument_goes_back_to_the_pool()
     {
         await using var pair = ConnectedPair.Create();
         var payload = RpcBuffer.Rent(16 * 1024 * 1024);
@@ -246,7 +246,7 @@ public sealed class BinaryProtocolTests : TestBase
 
         Assert.Equal(expected.Length, echoed.Length);
         Assert.True(expected.AsSpan().SequenceEqual(echoed.Span));
-        payload.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => payload.Span.Length);
     }
 
     [Fact]

@@ -26,6 +26,10 @@ public sealed class RpcConnection : IAsyncDisposable
     private readonly ProtocolConnection _protocol;
     private int _started;
 
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage(
+        "Trimming",
+        "IL2026:RequiresUnreferencedCode",
+        Justification = "RpcProtocol.JsonRpc is opt-in and documented as not trim-safe (StreamJsonRpc and System.Text.Json bind by reflection). NativeAOT never reaches it: the IsDynamicCodeSupported guard removes the branch.")]
     private RpcConnection(IDuplexPipe pipe, TransportConnection? transportConnection, string remoteEndpoint, RpcConnectionOptions options)
     {
         options.Validate();

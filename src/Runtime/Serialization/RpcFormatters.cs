@@ -70,7 +70,10 @@ public static class RpcFormatters
     /// <summary>Gets the formatter of <see cref="Memory{T}"/> of bytes; reading allocates a fresh array.</summary>
     public static RpcFormatter<Memory<byte>> MemoryOfByte { get; } = new MemoryOfByteFormatter();
 
-    /// <summary>Gets the formatter of <see cref="Rpc.RpcBuffer"/>: reading rents from the shared array pool.</summary>
+    /// <summary>
+    /// Gets the formatter of <see cref="Rpc.RpcBuffer"/>: reading rents from the shared array pool; writing returns the
+    /// written buffer to the pool, since a buffer given to the runtime is the runtime's.
+    /// </summary>
     public static RpcFormatter<RpcBuffer?> RpcBuffer { get; } = new RpcBufferFormatter();
 
     private sealed class BooleanFormatter : RpcFormatter<bool>
@@ -263,7 +266,10 @@ public static class RpcFormatters
             }
             else
             {
+                // Handing a buffer to the runtime hands over ownership (see RpcBuffer): once its bytes are in the
+                // frame, it goes back to the pool.
                 writer.Write(value.Span);
+                value.Dispose();
             }
         }
 

@@ -236,21 +236,8 @@ internal sealed partial class BinaryProtocolConnection
         return true;
     }
 
-    private void ReplyWithResult<TResult>(uint id, FrameKind kind, TResult result, RpcFormatter<TResult> formatter)
-    {
-        try
-        {
-            FinishIncoming(id, kind, new ValuePayload<TResult>(formatter, result));
-        }
-        finally
-        {
-            // A buffer the implementation returned is the runtime's to recycle once written (see RpcBuffer).
-            if (result is RpcBuffer buffer)
-            {
-                buffer.Dispose();
-            }
-        }
-    }
+    private void ReplyWithResult<TResult>(uint id, FrameKind kind, TResult result, RpcFormatter<TResult> formatter) =>
+        FinishIncoming(id, kind, new ValuePayload<TResult>(formatter, result));
 
     private async Task ReplyWhenDoneAsync(uint id, FrameKind kind, Task task)
     {
@@ -290,17 +277,7 @@ internal sealed partial class BinaryProtocolConnection
             await foreach (var item in items.WithCancellation(cancellationToken).ConfigureAwait(false))
             {
                 await credits.TakeAsync(cancellationToken).ConfigureAwait(false);
-                try
-                {
-                    await SendFrame(FrameKind.StreamItem, id, 0, new ValuePayload<TItem>(formatter, item)).ConfigureAwait(false);
-                }
-                finally
-                {
-                    if (item is RpcBuffer buffer)
-                    {
-                        buffer.Dispose();
-                    }
-                }
+                await SendFrame(FrameKind.StreamItem, id, 0, new ValuePayload<TItem>(formatter, item)).ConfigureAwait(false);
             }
         }
         catch (Exception exception)
