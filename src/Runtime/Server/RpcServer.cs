@@ -136,6 +136,10 @@ public sealed class RpcServer : IAsyncDisposable
     private async Task StopCoreAsync(CancellationToken cancellationToken)
     {
         await _stopping.CancelAsync().ConfigureAwait(false);
+
+        // Refuse new calls before releasing the endpoints, so no call slips in between; connections accepted meanwhile
+        // refuse them from the start (see Accept).
+        RejectNewCalls();
         (TransportListener Listener, Task AcceptLoop)[] listeners;
         lock (_listeners)
         {
@@ -149,11 +153,7 @@ public sealed class RpcServer : IAsyncDisposable
 
         await Task.WhenAll(listeners.Select(l => l.AcceptLoop)).ConfigureAwait(false);
 
-        var connections = _connections.Keys.ToArray();
-        foreach (var connection in connections)
-        {
-            connection.Protocol.RejectNewCalls();
-        }
+        var connections = RejectNewCalls();
 
         if (!await DrainAsync(connections, _options.ShutdownTimeout, cancellationToken).ConfigureAwait(false))
         {
@@ -166,6 +166,17 @@ public sealed class RpcServer : IAsyncDisposable
         }
 
         await Task.WhenAll(connections.Select(c => c.DisposeAsync().AsTask())).ConfigureAwait(false);
+    }
+
+    private RpcConnection[] RejectNewCalls()
+    {
+        var connections = _connections.Keys.ToArray();
+        foreach (var connection in connections)
+        {
+            connection.Protocol.RejectNewCalls();
+        }
+
+        return connections;
     }
 
     private static async Task<bool> DrainAsync(RpcConnection[] connections, TimeSpan timeout, CancellationToken cancellationToken)
@@ -239,6 +250,11 @@ public sealed class RpcServer : IAsyncDisposable
         }
 
         _connections[connection] = 0;
+        if (_stopping.IsCancellationRequested)
+        {
+            connection.Protocol.RejectNewCalls();
+        }
+
         connection.Start();
         _ = ForgetWhenClosedAsync(connection);
     }

@@ -27,4 +27,12 @@ public sealed class TransportOptions
 
     /// <summary>Gets or sets the listen backlog. Default: 512.</summary>
     public int ListenBacklog { get; set; } = 512;
+
+    /// <summary>
+    /// Gets or sets the TLS settings of <c>tls://</c> endpoints: the certificate a server presents (required to listen),
+    /// client certificates, and how the peer's certificate is validated. Default: <see langword="null"/>, which a client
+    /// treats as the defaults of <see cref="TlsOptions"/> (system roots, server name checked against the endpoint's host).
+    /// Other transports ignore it.
+    /// </summary>
+    public TlsOptions? Tls { get; set; }
 }

@@ -1,0 +1,91 @@
+using System.Runtime.InteropServices;
+
+namespace Rpc.Transports.Internal.Pipes;
+
+/// <summary>
+/// The libc calls behind pipe connections and child processes: non-blocking <c>read</c>/<c>write</c> woken through
+/// <c>poll</c>, an <c>eventfd</c> to interrupt them, descriptor flags, and the parent-death signal. Linux only; callers
+/// check <see cref="System.OperatingSystem.IsLinux"/> first.
+/// </summary>
+internal static unsafe partial class PipeLibC
+{
+    internal const int EINTR = 4;
+    internal const int EAGAIN = 11;
+    internal const int EPIPE = 32;
+
+    internal const short PollIn = 0x001;
+    internal const short PollOut = 0x004;
+
+    private const int FGetFd = 1;
+    private const int FSetFd = 2;
+    private const int FGetFl = 3;
+    private const int FSetFl = 4;
+    private const int FdCloExec = 1;
+    private const int ONonBlock = 0x800;
+    private const int EfdCloExec = 0x80000;
+    private const int PrSetPDeathSig = 1;
+
+    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+    internal static partial nint Read(int fd, byte* buffer, nint count);
+
+    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
+    internal static partial nint Write(int fd, byte* buffer, nint count);
+
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
+    internal static partial int Poll(PollFd* fds, nuint count, int timeoutMilliseconds);
+
+    [LibraryImport("libc", EntryPoint = "eventfd", SetLastError = true)]
+    private static partial int EventFd(uint initialValue, int flags);
+
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    private static partial int Fcntl(int fd, int command, int argument);
+
+    [LibraryImport("libc", EntryPoint = "prctl", SetLastError = true)]
+    private static partial int Prctl(int option, nuint argument2, nuint argument3, nuint argument4, nuint argument5);
+
+    [LibraryImport("libc", EntryPoint = "getppid")]
+    internal static partial int GetParentProcessId();
+
+    /// <summary>A descriptor that becomes readable, for good, once it is signalled: the wake-up of every blocked poll.</summary>
+    internal static int CreateEventFd()
+    {
+        var fd = EventFd(0, EfdCloExec);
+        return fd >= 0 ? fd : throw Error("eventfd");
+    }
+
+    internal static void SetNonBlocking(int fd)
+    {
+        var flags = Fcntl(fd, FGetFl, 0);
+        if (flags < 0 || Fcntl(fd, FSetFl, flags | ONonBlock) < 0)
+        {
+            throw Error("fcntl(F_SETFL, O_NONBLOCK)");
+        }
+    }
+
+    /// <summary>Keeps an inherited descriptor out of any process this one starts later.</summary>
+    internal static void SetCloseOnExec(int fd)
+    {
+        var flags = Fcntl(fd, FGetFd, 0);
+        if (flags < 0 || Fcntl(fd, FSetFd, flags | FdCloExec) < 0)
+        {
+            throw Error("fcntl(F_SETFD, FD_CLOEXEC)");
+        }
+    }
+
+    /// <summary>Asks the kernel to send <paramref name="signal"/> to this process when the thread that forked it ends.</summary>
+    internal static bool TrySetParentDeathSignal(int signal) => Prctl(PrSetPDeathSig, (nuint)signal, 0, 0, 0) == 0;
+
+    internal static System.IO.IOException Error(string call)
+    {
+        var errno = Marshal.GetLastPInvokeError();
+        return new System.IO.IOException($"{call} failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}).");
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short ReturnedEvents;
+    }
+}

@@ -1,0 +1,57 @@
+using System;
+using System.Threading.Tasks;
+
+namespace Rpc.Tests.Conformance;
+
+/// <summary>
+/// Connections release everything they hold. Counted per process, so this runs alone: parallel tests would move the counts.
+/// </summary>
+[Collection(ResourceCountingCollection.Name)]
+public sealed class ResourceTests : TestBase
+{
+    [Theory]
+    [MemberData(nameof(ConformanceTests.Matrix), MemberType = typeof(ConformanceTests))]
+    public async Task Resources_return_to_baseline_after_many_connections(string transport, RpcProtocol protocol)
+    {
+        await using var server = new RpcServer(new RpcServerOptions { Connection = { Protocol = protocol } })
+            .AddService<ITestService>(new TestService());
+        var endpoint = await server.ListenAsync(TestEndpoints.Create(transport), TimeoutToken);
+        var cycles = protocol == RpcProtocol.Binary ? 1000 : 300;
+
+        // Warm up so lazily created process-wide resources (thread pool threads, epoll) are in the baseline.
+        await CycleAsync(endpoint, protocol, 20);
+        await WaitForServerConnectionsAsync(server, 0);
+        var baseline = ResourceCounts.Take();
+
+        await CycleAsync(endpoint, protocol, cycles);
+        await WaitForServerConnectionsAsync(server, 0);
+
+        await ResourceCounts.WaitUntilBackToAsync(baseline, TimeoutToken);
+    }
+
+    private async Task CycleAsync(string endpoint, RpcProtocol protocol, int cycles)
+    {
+        for (var i = 0; i < cycles; i++)
+        {
+            await using var connection = await ConnectAsync(endpoint, protocol);
+            Assert.Equal(i + 1, await connection.CreateProxy<ITestService>().AddAsync(i, 1).WaitAsync(TimeoutToken));
+        }
+    }
+
+    private async Task WaitForServerConnectionsAsync(RpcServer server, int count)
+    {
+        while (server.Connections.Count != count)
+        {
+            await Task.Delay(10, TimeoutToken);
+        }
+    }
+
+    private Task<RpcConnection> ConnectAsync(string endpoint, RpcProtocol protocol) =>
+        RpcConnection.ConnectAsync(endpoint, new RpcConnectionOptions { Protocol = protocol }, TimeoutToken);
+}
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ResourceCountingCollection
+{
+    public const string Name = "Resource counting";
+}
