@@ -35,6 +35,7 @@ internal enum ReturnKind
 /// <param name="Parameters">The parameters without the cancellation token.</param>
 /// <param name="CancellationTokenName">The cancellation token parameter's identifier, or <see langword="null"/>.</param>
 /// <param name="ReadNames">Names of the locals of the generated arguments reader, clear of every parameter name.</param>
+/// <param name="IsIdempotent">Whether <c>[RpcIdempotent]</c> marks the method safe to run again.</param>
 internal sealed record MethodSpec(
     string MethodName,
     string DeclaringInterfaceTypeName,
@@ -47,7 +48,8 @@ internal sealed record MethodSpec(
     TypeSpec? Result,
     EquatableArray<ParameterSpec> Parameters,
     string? CancellationTokenName,
-    ReaderNames ReadNames);
+    ReaderNames ReadNames,
+    bool IsIdempotent);
 
 /// <summary>One serialized parameter.</summary>
 /// <param name="Name">The name as declared (what goes on the wire's parameter list).</param>

@@ -264,7 +264,8 @@ internal sealed partial class ContractParser
             Result: result,
             Parameters: parameters.ToEquatableArray(),
             CancellationTokenName: cancellationTokenName,
-            ReadNames: readNames);
+            ReadNames: readNames,
+            IsIdempotent: method.GetAttributes().Any(a => KnownSymbols.Is(a.AttributeClass, _known.RpcIdempotentAttribute)));
     }
 
     /// <returns>The parameter's spec, or <see langword="null"/> for the cancellation token or an invalid parameter.</returns>

@@ -8,6 +8,7 @@ internal sealed class KnownSymbols
     public KnownSymbols(Compilation compilation)
     {
         RpcMethodAttribute = compilation.GetTypeByMetadataName(KnownTypeNames.RpcMethodAttribute);
+        RpcIdempotentAttribute = compilation.GetTypeByMetadataName(KnownTypeNames.RpcIdempotentAttribute);
         RpcBuffer = compilation.GetTypeByMetadataName(KnownTypeNames.RpcBuffer);
         Task = compilation.GetTypeByMetadataName(KnownTypeNames.Task);
         TaskOfT = compilation.GetTypeByMetadataName(KnownTypeNames.TaskOfT);
@@ -35,6 +36,8 @@ internal sealed class KnownSymbols
     }
 
     public INamedTypeSymbol? RpcMethodAttribute { get; }
+
+    public INamedTypeSymbol? RpcIdempotentAttribute { get; }
 
     public INamedTypeSymbol? RpcBuffer { get; }
 

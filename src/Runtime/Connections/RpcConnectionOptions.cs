@@ -58,6 +58,13 @@ public sealed class RpcConnectionOptions
     /// </summary>
     public int StreamWindow { get; set; } = 64;
 
+    /// <summary>
+    /// Gets or sets the dispatcher that runs incoming calls, or <see langword="null"/> (the default) to run them inline on
+    /// the connection's receive thread. Give the connections of a server one shared dispatcher to bound concurrency and
+    /// queue depth across all of them (binary protocol only).
+    /// </summary>
+    public RpcDispatcher? Dispatcher { get; set; }
+
     /// <summary>Gets or sets the transport settings.</summary>
     public TransportOptions Transport { get; set; } = new();
 

@@ -26,8 +26,10 @@ public sealed class RpcMethod
     /// <param name="kind">How the method travels.</param>
     /// <param name="parameterNames">The parameter names in order, without the cancellation token.</param>
     /// <param name="acceptsCancellation">Whether the method takes a trailing <c>CancellationToken</c>.</param>
-    public RpcMethod(string wireName, RpcMethodKind kind, ImmutableArray<string> parameterNames, bool acceptsCancellation)
+    /// <param name="isIdempotent">Whether <c>[RpcIdempotent]</c> marks the method safe to run more than once.</param>
+    public RpcMethod(string wireName, RpcMethodKind kind, ImmutableArray<string> parameterNames, bool acceptsCancellation, bool isIdempotent = false)
     {
+        IsIdempotent = isIdempotent;
         ArgumentException.ThrowIfNullOrEmpty(wireName);
         WireName = wireName;
         Id = ComputeId(wireName);
@@ -50,6 +52,12 @@ public sealed class RpcMethod
 
     /// <summary>Gets whether the method takes a trailing <c>CancellationToken</c>.</summary>
     public bool AcceptsCancellation { get; }
+
+    /// <summary>
+    /// Gets whether the method is marked <c>[RpcIdempotent]</c>: running it twice has the effect of running it once,
+    /// so a work queue may re-run it on another worker when the first dies mid-call.
+    /// </summary>
+    public bool IsIdempotent { get; }
 
     /// <summary>Computes the binary-protocol id of a wire name (the generator computes the same value at build time).</summary>
     /// <param name="wireName">The wire name.</param>

@@ -157,7 +157,9 @@ public sealed class ConformanceTests : TestBase
             await Assert.ThrowsAsync<ConnectionLostException>(() => call).WaitAsync(TimeoutToken);
         }
 
-        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(2), $"took {stopwatch.Elapsed}");
+        // The loss is seen at once (end of stream, or the shared-memory liveness check within 2 s); the margin is for a
+        // loaded 2-core CI machine, where the kill itself and the test's own scheduling take time.
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(5), $"took {stopwatch.Elapsed}");
         await connection.Completion.WaitAsync(TimeoutToken);
         await Assert.ThrowsAsync<ConnectionLostException>(() => service.AddAsync(1, 2)).WaitAsync(TimeoutToken);
     }

@@ -1,6 +1,7 @@
 using System;
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Threading;
 using System.Threading.Tasks;
 using MessagePack;
 using Rpc.Runtime;
@@ -22,13 +23,37 @@ internal sealed partial class BinaryProtocolConnection
             {
                 var result = await input.ReadAsync().ConfigureAwait(false);
                 var buffer = result.Buffer;
+                var stoppedEarly = false;
                 try
                 {
-                    ProcessFrames(ref buffer);
+                    stoppedEarly = ProcessFrames(ref buffer);
                 }
                 finally
                 {
-                    input.AdvanceTo(buffer.Start, buffer.End);
+                    // After an early stop, complete frames may be left: mark nothing examined, so the next read returns
+                    // them at once instead of waiting for more bytes.
+                    if (stoppedEarly)
+                    {
+                        input.AdvanceTo(buffer.Start);
+                    }
+                    else
+                    {
+                        input.AdvanceTo(buffer.Start, buffer.End);
+                    }
+                }
+
+                if (_waitingForDispatchSlot && _options.Dispatcher is { } dispatcher)
+                {
+                    // The dispatcher's queue is full: stop reading this connection until a worker frees a slot, so the
+                    // transport's buffers fill and the peer's sends slow down.
+                    await dispatcher.ReserveAsync(CancellationToken.None).ConfigureAwait(false);
+                    _dispatchSlotReserved = true;
+                    _waitingForDispatchSlot = false;
+                }
+
+                if (stoppedEarly)
+                {
+                    continue;
                 }
 
                 if (result.IsCompleted || result.IsCanceled)
@@ -63,19 +88,41 @@ internal sealed partial class BinaryProtocolConnection
         await _transport.Input.CompleteAsync().ConfigureAwait(false);
     }
 
-    private void ProcessFrames(ref ReadOnlySequence<byte> buffer)
+    /// <summary>Processes every complete frame in <paramref name="buffer"/>.</summary>
+    /// <returns><see langword="true"/> when it stopped before the end on purpose (back-pressure); frames may remain.</returns>
+    private bool ProcessFrames(ref ReadOnlySequence<byte> buffer)
     {
         Cork();
         try
         {
-            while (!IsClosed && TryReadFrame(ref buffer, out var kind, out var id, out var methodId, out var payload))
+            while (!IsClosed)
             {
+                var remaining = buffer;
+                if (!TryReadFrame(ref buffer, out var kind, out var id, out var methodId, out var payload))
+                {
+                    return false;
+                }
+
+                if (FrameHeader.HasMethodId(kind) && _options.Dispatcher is { } dispatcher && !_dispatchSlotReserved)
+                {
+                    if (!dispatcher.TryReserve())
+                    {
+                        buffer = remaining;
+                        _waitingForDispatchSlot = true;
+                        return true;
+                    }
+
+                    _dispatchSlotReserved = true;
+                }
+
                 ProcessFrame(kind, id, methodId, payload);
                 if (IsBacklogged)
                 {
-                    return;
+                    return true;
                 }
             }
+
+            return false;
         }
         finally
         {

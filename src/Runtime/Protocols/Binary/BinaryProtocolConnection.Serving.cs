@@ -149,6 +149,7 @@ internal sealed partial class BinaryProtocolConnection
 
             if (_rejectNewCalls)
             {
+                _options.Dispatcher?.RecordRejected("shutting_down");
                 FinishIncoming(id, kind, new ErrorPayload(RpcErrorCode.ServerShuttingDown, string.Empty, "The server is shutting down and accepts no new calls.", null));
                 return;
             }
@@ -160,10 +161,64 @@ internal sealed partial class BinaryProtocolConnection
 
         if (!_stubs.TryGetValue(methodId, out var stub))
         {
+            _options.Dispatcher?.RecordRejected("method_not_found");
             FinishIncoming(id, kind, new ErrorPayload(RpcErrorCode.MethodNotFound, string.Empty, $"No method with id 0x{methodId:X8} is served on this connection (the peer's contract differs from ours).", null));
             return;
         }
 
+        if (_options.Dispatcher is { } dispatcher)
+        {
+            // ProcessFrames reserved the queue slot before it took this frame off the transport.
+            _dispatchSlotReserved = false;
+            dispatcher.Enqueue(new QueuedCall(this, stub, kind, id, methodId, payload), _dispatchLane);
+            return;
+        }
+
+        Invoke(stub, kind, id, methodId, payload);
+    }
+
+    /// <summary>Runs a call a dispatcher worker took from the queue; completes when its reply has been sent.</summary>
+    internal async Task RunQueuedCallAsync(QueuedCall call)
+    {
+        try
+        {
+            Task finished = Task.CompletedTask;
+            if (call.Kind != FrameKind.Notification)
+            {
+                lock (IncomingGate)
+                {
+                    if (!_incoming.TryGetValue(call.Id, out var state))
+                    {
+                        state = new IncomingCall();
+                        _incoming.Add(call.Id, state);
+                    }
+
+                    finished = state.WhenFinished();
+                }
+            }
+
+            if (IsClosed)
+            {
+                FinishIncoming(call.Id, call.Kind, default(EmptyPayload));
+                return;
+            }
+
+            Invoke(call.Stub, call.Kind, call.Id, call.MethodId, call.Payload);
+            call.ReleasePayload();
+            await finished.ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            Close(new RpcException($"A queued call could not be run: {exception.Message}", exception));
+        }
+        finally
+        {
+            call.ReleasePayload();
+        }
+    }
+
+    private void Invoke(RpcStub stub, FrameKind kind, uint id, uint methodId, ReadOnlySequence<byte> payload)
+    {
         var reader = new MessagePackReader(payload);
         try
         {
@@ -171,6 +226,7 @@ internal sealed partial class BinaryProtocolConnection
         }
         catch (InvalidArgumentsException exception)
         {
+            _options.Dispatcher?.RecordRejected("invalid_arguments");
             FinishIncoming(id, kind, new ErrorPayload(RpcErrorCode.InvalidArguments, string.Empty, $"The arguments of '{FindMethod(stub, methodId)}' could not be read: {exception.Message}", null));
         }
         catch (Exception exception)

@@ -51,6 +51,11 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
     // Copy-on-write, so the receive loop reads it without a lock.
     private volatile Dictionary<uint, RpcStub> _stubs = [];
 
+    // The dispatcher queue slot taken for the next call frame (see ProcessFrames), and this connection's FIFO lane.
+    private bool _dispatchSlotReserved;
+    private bool _waitingForDispatchSlot;
+    private readonly DispatchLane? _dispatchLane;
+
     private Task? _receiveLoop;
     private int _closed;
     private Exception? _closeReason;
@@ -61,6 +66,7 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
         _options = options;
         _abortTransport = abortTransport;
         _callTaskOptions = options.RunContinuationsAsynchronously ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None;
+        _dispatchLane = options.Dispatcher?.Options.Ordering == RpcCallOrdering.PerConnectionFifo ? new DispatchLane() : null;
     }
 
     public override Task Completion => _completion.Task;
@@ -219,6 +225,16 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
         lock (IncomingGate)
         {
             _incomingDrained?.TrySetResult();
+            foreach (var call in _incoming.Values)
+            {
+                call.SignalFinished();
+            }
+
+            if (_dispatchSlotReserved)
+            {
+                _dispatchSlotReserved = false;
+                _options.Dispatcher?.Unreserve();
+            }
         }
 
         ReleaseBacklogWaiters(lost);
@@ -247,8 +263,20 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
 
         public bool IsCancellationRequested => _cancellation?.IsCancellationRequested ?? false;
 
+        private TaskCompletionSource? _finished;
+
         public CancellationTokenSource GetOrCreateCancellation() => _cancellation ??= new CancellationTokenSource();
 
-        public void Release() => _cancellation?.Dispose();
+        /// <summary>Completes when the call's reply has been sent (or the connection closed).</summary>
+        public Task WhenFinished() => (_finished ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+
+        public void Release()
+        {
+            _cancellation?.Dispose();
+            SignalFinished();
+        }
+
+        /// <summary>Lets a dispatcher worker waiting on this call move on; the call may still be running.</summary>
+        public void SignalFinished() => _finished?.TrySetResult();
     }
 }

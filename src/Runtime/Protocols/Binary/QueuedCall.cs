@@ -1,0 +1,56 @@
+using System;
+using System.Buffers;
+using System.Diagnostics;
+using System.Threading.Tasks;
+using Rpc.Runtime;
+
+namespace Rpc.Protocols.Binary;
+
+/// <summary>
+/// An incoming call waiting in an <see cref="RpcDispatcher"/>'s queue. Its arguments are copied out of the transport's
+/// buffer (into a pooled array) because the receive loop moves on while the call waits.
+/// </summary>
+internal sealed class QueuedCall
+{
+    private readonly BinaryProtocolConnection _connection;
+    private byte[]? _payload;
+
+    public QueuedCall(BinaryProtocolConnection connection, RpcStub stub, FrameKind kind, uint id, uint methodId, ReadOnlySequence<byte> payload)
+    {
+        _connection = connection;
+        Stub = stub;
+        Kind = kind;
+        Id = id;
+        MethodId = methodId;
+        PayloadLength = checked((int)payload.Length);
+        _payload = ArrayPool<byte>.Shared.Rent(Math.Max(PayloadLength, 1));
+        payload.CopyTo(_payload);
+        EnqueuedAt = Stopwatch.GetTimestamp();
+    }
+
+    public RpcStub Stub { get; }
+
+    public FrameKind Kind { get; }
+
+    public uint Id { get; }
+
+    public uint MethodId { get; }
+
+    public int PayloadLength { get; }
+
+    public long EnqueuedAt { get; }
+
+    public ReadOnlySequence<byte> Payload => new(_payload ?? throw new ObjectDisposedException(nameof(QueuedCall)), 0, PayloadLength);
+
+    /// <summary>Runs the call; completes when its reply has been sent. Never throws.</summary>
+    public Task RunAsync() => _connection.RunQueuedCallAsync(this);
+
+    public void ReleasePayload()
+    {
+        if (_payload is { } payload)
+        {
+            _payload = null;
+            ArrayPool<byte>.Shared.Return(payload);
+        }
+    }
+}
