@@ -47,15 +47,17 @@ public sealed class ArrayFormatter<T>(RpcFormatter<T> element) : RpcFormatter<T[
 }
 
 /// <summary>
-/// Writes any <typeparamref name="TCollection"/> that enumerates <typeparamref name="T"/> as a MessagePack array and reads
-/// it back as a <see cref="List{T}"/>; serves <c>List&lt;T&gt;</c>, <c>IList&lt;T&gt;</c>, <c>IReadOnlyList&lt;T&gt;</c>,
-/// <c>ICollection&lt;T&gt;</c>, <c>IReadOnlyCollection&lt;T&gt;</c> and <c>IEnumerable&lt;T&gt;</c>.
+/// Writes any <typeparamref name="TCollection"/> that enumerates <typeparamref name="T"/> as a MessagePack array, and reads
+/// it back into a <typeparamref name="TBuilder"/>, which must be assignable to <typeparamref name="TCollection"/> (the
+/// generator only pairs them so).
 /// </summary>
-/// <typeparam name="TCollection">The declared collection type; <see cref="List{T}"/> must be assignable to it.</typeparam>
+/// <typeparam name="TCollection">The declared collection type.</typeparam>
 /// <typeparam name="T">The element type.</typeparam>
+/// <typeparam name="TBuilder">The concrete collection a read produces.</typeparam>
 /// <param name="element">The element formatter.</param>
-public sealed class ListFormatter<TCollection, T>(RpcFormatter<T> element) : RpcFormatter<TCollection?>
+public abstract class SequenceFormatter<TCollection, T, TBuilder>(RpcFormatter<T> element) : RpcFormatter<TCollection?>
     where TCollection : class, IEnumerable<T>
+    where TBuilder : ICollection<T>
 {
     /// <inheritdoc />
     public override void Write(ref MessagePackWriter writer, TCollection? value)
@@ -96,7 +98,7 @@ public sealed class ListFormatter<TCollection, T>(RpcFormatter<T> element) : Rpc
 
         UntrustedData.EnterNested(ref reader);
         var count = UntrustedData.ReadArrayHeader(ref reader);
-        var result = new List<T>(count);
+        var result = CreateBuilder(count);
         for (var i = 0; i < count; i++)
         {
             result.Add(element.Read(ref reader));
@@ -105,51 +107,36 @@ public sealed class ListFormatter<TCollection, T>(RpcFormatter<T> element) : Rpc
         UntrustedData.ExitNested(ref reader);
         return (TCollection)(object)result;
     }
+
+    /// <summary>Creates the collection a read fills.</summary>
+    /// <param name="count">The number of elements that will be added (already checked against the payload size).</param>
+    /// <returns>An empty collection.</returns>
+    protected abstract TBuilder CreateBuilder(int count);
 }
 
-/// <summary>Writes a <see cref="HashSet{T}"/> (or <c>ISet&lt;T&gt;</c>, <c>IReadOnlySet&lt;T&gt;</c>) as a MessagePack array.</summary>
+/// <summary>
+/// Serves <c>List&lt;T&gt;</c>, <c>IList&lt;T&gt;</c>, <c>IReadOnlyList&lt;T&gt;</c>, <c>ICollection&lt;T&gt;</c>,
+/// <c>IReadOnlyCollection&lt;T&gt;</c> and <c>IEnumerable&lt;T&gt;</c>: reads produce a <see cref="List{T}"/>.
+/// </summary>
+/// <typeparam name="TCollection">The declared collection type; <see cref="List{T}"/> must be assignable to it.</typeparam>
+/// <typeparam name="T">The element type.</typeparam>
+/// <param name="element">The element formatter.</param>
+public sealed class ListFormatter<TCollection, T>(RpcFormatter<T> element) : SequenceFormatter<TCollection, T, List<T>>(element)
+    where TCollection : class, IEnumerable<T>
+{
+    /// <inheritdoc />
+    protected override List<T> CreateBuilder(int count) => new(count);
+}
+
+/// <summary>Serves <see cref="HashSet{T}"/>, <c>ISet&lt;T&gt;</c> and <c>IReadOnlySet&lt;T&gt;</c>: reads produce a <see cref="HashSet{T}"/>.</summary>
 /// <typeparam name="TSet">The declared set type; <see cref="HashSet{T}"/> must be assignable to it.</typeparam>
 /// <typeparam name="T">The element type.</typeparam>
 /// <param name="element">The element formatter.</param>
-public sealed class HashSetFormatter<TSet, T>(RpcFormatter<T> element) : RpcFormatter<TSet?>
+public sealed class HashSetFormatter<TSet, T>(RpcFormatter<T> element) : SequenceFormatter<TSet, T, HashSet<T>>(element)
     where TSet : class, IEnumerable<T>
 {
     /// <inheritdoc />
-    public override void Write(ref MessagePackWriter writer, TSet? value)
-    {
-        if (value is null)
-        {
-            writer.WriteNil();
-            return;
-        }
-
-        var items = value as IReadOnlyCollection<T> ?? new List<T>(value);
-        writer.WriteArrayHeader(items.Count);
-        foreach (var item in items)
-        {
-            element.Write(ref writer, item);
-        }
-    }
-
-    /// <inheritdoc />
-    public override TSet? Read(ref MessagePackReader reader)
-    {
-        if (reader.TryReadNil())
-        {
-            return null;
-        }
-
-        UntrustedData.EnterNested(ref reader);
-        var count = UntrustedData.ReadArrayHeader(ref reader);
-        var result = new HashSet<T>(count);
-        for (var i = 0; i < count; i++)
-        {
-            result.Add(element.Read(ref reader));
-        }
-
-        UntrustedData.ExitNested(ref reader);
-        return (TSet)(object)result;
-    }
+    protected override HashSet<T> CreateBuilder(int count) => new(count);
 }
 
 /// <summary>
