@@ -22,8 +22,16 @@ internal abstract class ProtocolConnection : IRpcInvoker, IAsyncDisposable
     /// <summary>Gets whether the connection is closed or closing.</summary>
     public abstract bool IsClosed { get; }
 
-    /// <summary>Gets how many incoming calls are running.</summary>
-    public abstract int IncomingCallsInFlight { get; }
+    private readonly object _drainGate = new();
+    private int _incomingInFlight;
+    private TaskCompletionSource? _incomingDrained;
+    private volatile bool _rejectNewCalls;
+
+    /// <summary>Gets how many incoming calls are running (admitted and not yet answered).</summary>
+    public int IncomingCallsInFlight => Volatile.Read(ref _incomingInFlight);
+
+    /// <summary>Gets whether new incoming calls are answered with <see cref="RpcErrorCode.ServerShuttingDown"/>.</summary>
+    public bool IsRejectingNewCalls => _rejectNewCalls;
 
     /// <summary>Serves a stub's methods to the peer.</summary>
     public abstract void AddStub(RpcStub stub);
@@ -32,10 +40,22 @@ internal abstract class ProtocolConnection : IRpcInvoker, IAsyncDisposable
     public abstract void Start();
 
     /// <summary>From now on, answers new incoming calls with <see cref="RpcErrorCode.ServerShuttingDown"/>.</summary>
-    public abstract void RejectNewCalls();
+    public void RejectNewCalls() => _rejectNewCalls = true;
 
-    /// <summary>Completes when no incoming call is running.</summary>
-    public abstract Task WhenIncomingCallsDrainedAsync(CancellationToken cancellationToken);
+    /// <summary>Completes when no incoming call is running, or the connection has closed.</summary>
+    public Task WhenIncomingCallsDrainedAsync(CancellationToken cancellationToken)
+    {
+        lock (_drainGate)
+        {
+            if (_incomingInFlight == 0 || IsClosed)
+            {
+                return Task.CompletedTask;
+            }
+
+            _incomingDrained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _incomingDrained.Task.WaitAsync(cancellationToken);
+        }
+    }
 
     /// <summary>Fires the cancellation token of every running incoming call.</summary>
     public abstract void CancelIncomingCalls();
@@ -44,6 +64,59 @@ internal abstract class ProtocolConnection : IRpcInvoker, IAsyncDisposable
     public abstract void Abort(Exception? reason);
 
     public abstract ValueTask DisposeAsync();
+
+    /// <summary>Counts an admitted incoming call.</summary>
+    protected void IncomingCallAdmitted()
+    {
+        lock (_drainGate)
+        {
+            _incomingInFlight++;
+        }
+    }
+
+    /// <summary>Uncounts an answered incoming call; the last one wakes whoever waits for the drain.</summary>
+    protected void IncomingCallAnswered()
+    {
+        TaskCompletionSource? drained = null;
+        lock (_drainGate)
+        {
+            if (--_incomingInFlight == 0)
+            {
+                (drained, _incomingDrained) = (_incomingDrained, null);
+            }
+        }
+
+        drained?.TrySetResult();
+    }
+
+    /// <summary>Wakes drain waiters when the connection closes: no call will be answered any more.</summary>
+    protected void ReleaseDrainWaiters()
+    {
+        TaskCompletionSource? drained;
+        lock (_drainGate)
+        {
+            (drained, _incomingDrained) = (_incomingDrained, null);
+        }
+
+        drained?.TrySetResult();
+    }
+
+    /// <summary>Fires a call's token, ignoring a source released meanwhile or a callback of the implementation that throws.</summary>
+    protected static void CancelQuietly(CancellationTokenSource source)
+    {
+        try
+        {
+            source.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The call finished and released its source meanwhile.
+        }
+        catch (AggregateException)
+        {
+            // A callback registered by the implementation threw; that is the implementation's concern, not the connection's.
+        }
+    }
 
     public abstract Task<TResult> InvokeAsync<TArguments, TResult>(RpcMethod method, in TArguments arguments, RpcFormatter<TResult> resultFormatter, CancellationToken cancellationToken)
         where TArguments : struct, IRpcArguments<TArguments>;

@@ -143,18 +143,17 @@ internal sealed partial class BinaryProtocolConnection
                 {
                     throw new RpcProtocolException($"The peer reused request id {id} while that call is still running.");
                 }
-
-                _incomingInFlight++;
             }
 
-            if (_rejectNewCalls)
+            IncomingCallAdmitted();
+            if (IsRejectingNewCalls)
             {
                 _options.Dispatcher?.RecordRejected("shutting_down");
                 FinishIncoming(id, kind, new ErrorPayload(RpcErrorCode.ServerShuttingDown, string.Empty, "The server is shutting down and accepts no new calls.", null));
                 return;
             }
         }
-        else if (_rejectNewCalls)
+        else if (IsRejectingNewCalls)
         {
             return;
         }
@@ -381,22 +380,15 @@ internal sealed partial class BinaryProtocolConnection
             return;
         }
 
-        TaskCompletionSource? drained = null;
         lock (IncomingGate)
         {
             if (_incoming.Remove(id, out var call))
             {
                 call.Release();
             }
-
-            if (--_incomingInFlight == 0)
-            {
-                drained = _incomingDrained;
-                _incomingDrained = null;
-            }
         }
 
-        drained?.TrySetResult();
+        IncomingCallAnswered();
     }
 
     private ErrorPayload ErrorFor(uint id, Exception exception)

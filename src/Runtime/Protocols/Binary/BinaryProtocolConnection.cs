@@ -44,9 +44,6 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
 
     // Incoming calls that carry state: a cancellation source (created on demand) and, for streams, credits.
     private readonly Dictionary<uint, IncomingCall> _incoming = [];
-    private int _incomingInFlight;
-    private volatile bool _rejectNewCalls;
-    private TaskCompletionSource? _incomingDrained;
 
     // Copy-on-write, so the receive loop reads it without a lock.
     private volatile Dictionary<uint, RpcStub> _stubs = [];
@@ -74,8 +71,6 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
     public override Exception? CloseReason => Volatile.Read(ref _closeReason);
 
     public override bool IsClosed => Volatile.Read(ref _closed) != 0;
-
-    public override int IncomingCallsInFlight => Volatile.Read(ref _incomingInFlight);
 
     private object PendingGate => _pending;
 
@@ -111,22 +106,6 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
         }
 
         _receiveLoop = ReceiveLoopAsync();
-    }
-
-    public override void RejectNewCalls() => _rejectNewCalls = true;
-
-    public override Task WhenIncomingCallsDrainedAsync(CancellationToken cancellationToken)
-    {
-        lock (IncomingGate)
-        {
-            if (_incomingInFlight == 0 || IsClosed)
-            {
-                return Task.CompletedTask;
-            }
-
-            _incomingDrained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            return _incomingDrained.Task.WaitAsync(cancellationToken);
-        }
     }
 
     public override void CancelIncomingCalls()
@@ -171,22 +150,6 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
         return null;
     }
 
-    private static void CancelQuietly(CancellationTokenSource source)
-    {
-        try
-        {
-            source.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-            // The call finished and released its source meanwhile.
-        }
-        catch (AggregateException)
-        {
-            // A callback registered by the implementation threw; that is the implementation's concern, not the connection's.
-        }
-    }
-
     /// <summary>Closes the connection once: fails every pending call, cancels every incoming call, releases the transport.</summary>
     private void Close(Exception? reason)
     {
@@ -222,9 +185,9 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
         }
 
         CancelIncomingCalls();
+        ReleaseDrainWaiters();
         lock (IncomingGate)
         {
-            _incomingDrained?.TrySetResult();
             foreach (var call in _incoming.Values)
             {
                 call.SignalFinished();

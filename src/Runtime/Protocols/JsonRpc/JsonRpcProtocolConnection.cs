@@ -48,9 +48,6 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
 
     // Incoming requests in flight, by id, with the source of the token their method sees; notifications only count.
     private readonly Dictionary<RequestId, CancellationTokenSource> _incoming = [];
-    private int _incomingInFlight;
-    private TaskCompletionSource? _incomingDrained;
-    private volatile bool _rejectNewCalls;
 
     private int _started;
     private int _closed;
@@ -87,9 +84,7 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
 
     public override bool IsClosed => Volatile.Read(ref _closed) != 0;
 
-    public override int IncomingCallsInFlight => Volatile.Read(ref _incomingInFlight);
 
-    internal bool IsRejectingNewCalls => _rejectNewCalls;
 
     internal JsonRpcEngine Rpc => _rpc;
 
@@ -147,22 +142,6 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
         if (!IsClosed)
         {
             _rpc.StartListening();
-        }
-    }
-
-    public override void RejectNewCalls() => _rejectNewCalls = true;
-
-    public override Task WhenIncomingCallsDrainedAsync(CancellationToken cancellationToken)
-    {
-        lock (IncomingGate)
-        {
-            if (_incomingInFlight == 0 || IsClosed)
-            {
-                return Task.CompletedTask;
-            }
-
-            _incomingDrained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            return _incomingDrained.Task.WaitAsync(cancellationToken);
         }
     }
 
@@ -257,7 +236,7 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
         if (!request.IsResponseExpected)
         {
             // A notification cannot be cancelled by its caller; only the connection's close stops it.
-            Interlocked.Increment(ref _incomingInFlight);
+            IncomingCallAdmitted();
             return _closing.Token;
         }
 
@@ -266,10 +245,11 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
         lock (IncomingGate)
         {
             duplicate = !_incoming.TryAdd(request.RequestId, source);
-            if (!duplicate)
-            {
-                _incomingInFlight++;
-            }
+        }
+
+        if (!duplicate)
+        {
+            IncomingCallAdmitted();
         }
 
         if (duplicate)
@@ -295,22 +275,15 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
 
     internal void IncomingCallEnded(RequestId id, bool isRequest)
     {
-        TaskCompletionSource? drained = null;
         lock (IncomingGate)
         {
             if (isRequest && !_incoming.Remove(id))
             {
                 return;
             }
-
-            if (--_incomingInFlight == 0)
-            {
-                drained = _incomingDrained;
-                _incomingDrained = null;
-            }
         }
 
-        drained?.TrySetResult();
+        IncomingCallAnswered();
     }
 
     // ---- Errors ----
@@ -391,22 +364,6 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
 
     private static void Observe(Task task) =>
         _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-
-    private static void CancelQuietly(CancellationTokenSource source)
-    {
-        try
-        {
-            source.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-            // Released meanwhile.
-        }
-        catch (AggregateException)
-        {
-            // A callback registered by the implementation threw; that is the implementation's concern.
-        }
-    }
 
     private async Task<T> CallAsync<T>(string wireName, object?[] arguments, CancellationToken cancellationToken)
     {
@@ -502,14 +459,7 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
         Volatile.Write(ref _closeReason, reason);
         CancelQuietly(_closing);
         CancelIncomingCalls();
-        TaskCompletionSource? drained;
-        lock (IncomingGate)
-        {
-            drained = _incomingDrained;
-            _incomingDrained = null;
-        }
-
-        drained?.TrySetResult();
+        ReleaseDrainWaiters();
 
         // Pending calls fail with StreamJsonRpc's ConnectionLostException, which CallAsync translates using CloseReason.
         try
