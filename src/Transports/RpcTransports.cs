@@ -2,7 +2,9 @@ using System;
 using System.Collections.Concurrent;
 using System.Threading;
 using System.Threading.Tasks;
+using Rpc.Transports.Internal.Pipes;
 using Rpc.Transports.Internal.Sockets;
+using Rpc.Transports.Internal.Tls;
 
 namespace Rpc.Transports;
 
@@ -56,7 +58,7 @@ public static class RpcTransports
     private static ConcurrentDictionary<string, ITransportProvider> CreateBuiltInProviders()
     {
         var providers = new ConcurrentDictionary<string, ITransportProvider>(StringComparer.Ordinal);
-        foreach (var provider in new ITransportProvider[] { new UnixSocketTransportProvider(), new TcpTransportProvider() })
+        foreach (var provider in new ITransportProvider[] { new UnixSocketTransportProvider(), new TcpTransportProvider(), new NamedPipeTransportProvider(), new TlsTransportProvider() })
         {
             foreach (var scheme in provider.Schemes)
             {

@@ -43,6 +43,9 @@ internal static unsafe partial class PipeLibC
     [LibraryImport("libc", EntryPoint = "prctl", SetLastError = true)]
     private static partial int Prctl(int option, nuint argument2, nuint argument3, nuint argument4, nuint argument5);
 
+    [LibraryImport("libc", EntryPoint = "dup2", SetLastError = true)]
+    private static partial int Dup2(int oldFd, int newFd);
+
     [LibraryImport("libc", EntryPoint = "getppid")]
     internal static partial int GetParentProcessId();
 
@@ -59,6 +62,26 @@ internal static unsafe partial class PipeLibC
         if (flags < 0 || Fcntl(fd, FSetFl, flags | ONonBlock) < 0)
         {
             throw Error("fcntl(F_SETFL, O_NONBLOCK)");
+        }
+    }
+
+    /// <summary>A close-on-exec duplicate of <paramref name="fd"/> (<c>F_DUPFD_CLOEXEC</c>).</summary>
+    internal static int Duplicate(int fd)
+    {
+        const int FDupFdCloExec = 1030;
+        var copy = Fcntl(fd, FDupFdCloExec, 3);
+        return copy >= 0 ? copy : throw Error("fcntl(F_DUPFD_CLOEXEC)");
+    }
+
+    /// <summary>Makes <paramref name="target"/> refer to what <paramref name="source"/> refers to.</summary>
+    internal static void Redirect(int source, int target)
+    {
+        while (Dup2(source, target) < 0)
+        {
+            if (Marshal.GetLastPInvokeError() != EINTR)
+            {
+                throw Error("dup2");
+            }
         }
     }
 

@@ -1,0 +1,480 @@
+using System;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.IO.Pipes;
+using System.Threading;
+using System.Threading.Tasks;
+using Rpc.Processes;
+using Rpc.Transports;
+using Rpc.Transports.Internal.Pipes;
+
+namespace Rpc;
+
+/// <summary>
+/// A child process connected to this one by a typed <see cref="RpcConnection"/> (Python's <c>Process</c> + <c>Pipe</c>,
+/// with contracts): start it with <see cref="StartAsync{TContract}"/>; in the child, serve with
+/// <see cref="ServeParentAsync{TContract}(TContract, Action{RpcConnection}, RpcConnectionOptions, CancellationToken)"/>.
+/// Calls go both ways.
+/// </summary>
+/// <remarks>
+/// <para>
+/// If the child exits or crashes, pending calls fail with <see cref="ConnectionLostException"/> whose message names the
+/// child's pid and exit code (a child killed by a signal reports 128 + the signal, e.g. 137 for SIGKILL).
+/// </para>
+/// <para>
+/// If the parent dies, the child learns it three ways: its connection reaches end-of-stream (so
+/// <c>ServeParentAsync</c> returns), the kernel sends it SIGKILL (<c>PR_SET_PDEATHSIG</c>, so a child that ignores the
+/// connection does not outlive the parent), and a watch on its parent pid as a fallback. Linux only.
+/// </para>
+/// </remarks>
+/// <example>
+/// <code>
+/// // parent
+/// await using var child = await RpcChildProcess.StartAsync&lt;IWorker&gt;(
+///     new RpcChildProcessOptions { FileName = "dotnet", Arguments = { "worker.dll" } },
+///     configure: c => c.AddService&lt;IProgress&gt;(progress));
+/// var result = await child.Proxy.RunAsync(job);
+///
+/// // child (worker.dll)
+/// await RpcChildProcess.ServeParentAsync&lt;IWorker&gt;(c => new Worker(c.CreateProxy&lt;IProgress&gt;()));
+/// </code>
+/// </example>
+public class RpcChildProcess : IAsyncDisposable
+{
+    /// <summary>How long the end of the connection waits for the child's exit code before reporting a plain close.</summary>
+    private static readonly TimeSpan ExitReportTimeout = TimeSpan.FromSeconds(1.5);
+
+    private static readonly TimeSpan ParentWatchInterval = TimeSpan.FromMilliseconds(250);
+
+    private readonly TransportConnection _transport;
+    private readonly TaskCompletionSource<int> _exited;
+    private readonly TimeSpan _shutdownTimeout;
+    private readonly IDisposable[] _owned;
+    private int _disposed;
+
+    private protected RpcChildProcess(Started started, RpcConnection connection, TimeSpan shutdownTimeout)
+    {
+        Process = started.Process;
+        ProcessId = started.Process.Id;
+        _transport = started.Transport;
+        _exited = started.Exited;
+        _owned = started.Owned;
+        _shutdownTimeout = shutdownTimeout;
+        Connection = connection;
+        _ = ReportExitAsync();
+    }
+
+    /// <summary>Gets the connection to the child: create more proxies with <see cref="RpcConnection.CreateProxy{TContract}"/>.</summary>
+    public RpcConnection Connection { get; }
+
+    /// <summary>Gets the child process, for its redirected output or resource usage. Do not dispose it; dispose this object.</summary>
+    public Process Process { get; }
+
+    /// <summary>Gets the child's process id.</summary>
+    public int ProcessId { get; }
+
+    /// <summary>Gets whether the child has exited.</summary>
+    public bool HasExited => _exited.Task.IsCompleted;
+
+    /// <summary>Gets the child's exit code once it has exited, otherwise <see langword="null"/>.</summary>
+    public int? ExitCode => _exited.Task.IsCompletedSuccessfully ? _exited.Task.Result : null;
+
+    /// <summary>Gets a task that completes (never faults) when the connection to the child has closed.</summary>
+    public Task Completion => Connection.Completion;
+
+    /// <summary>Gets whether this process was started by <see cref="StartAsync(RpcChildProcessOptions, Action{RpcConnection}, CancellationToken)"/> and has not connected to its parent yet.</summary>
+    public static bool HasParent => ChildProcessEnvironment.IsChild;
+
+    /// <summary>Starts a child process and connects to it; the connection is started once <paramref name="configure"/> has run.</summary>
+    /// <param name="options">What to start and how.</param>
+    /// <param name="configure">Adds the services this parent offers the child, or <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Cancels the start (a child already started is killed).</param>
+    /// <returns>The running child.</returns>
+    /// <exception cref="PlatformNotSupportedException">Not on Linux.</exception>
+    public static async Task<RpcChildProcess> StartAsync(RpcChildProcessOptions options, Action<RpcConnection>? configure = null, CancellationToken cancellationToken = default)
+    {
+        var (started, connection) = await StartCoreAsync(options, configure, cancellationToken).ConfigureAwait(false);
+        return new RpcChildProcess(started, connection, options.ShutdownTimeout);
+    }
+
+    /// <summary>Starts a child process that serves <typeparamref name="TContract"/> and connects to it.</summary>
+    /// <typeparam name="TContract">The <c>[RpcContract]</c> interface the child serves.</typeparam>
+    /// <param name="options">What to start and how.</param>
+    /// <param name="configure">Adds the services this parent offers the child (callbacks), or <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Cancels the start (a child already started is killed).</param>
+    /// <returns>The running child, with a typed <see cref="RpcChildProcess{TContract}.Proxy"/>.</returns>
+    /// <exception cref="PlatformNotSupportedException">Not on Linux.</exception>
+    public static async Task<RpcChildProcess<TContract>> StartAsync<TContract>(RpcChildProcessOptions options, Action<RpcConnection>? configure = null, CancellationToken cancellationToken = default)
+        where TContract : class
+    {
+        Runtime.RpcContractRegistry.Get<TContract>();
+        var (started, connection) = await StartCoreAsync(options, configure, cancellationToken).ConfigureAwait(false);
+        return new RpcChildProcess<TContract>(started, connection, options.ShutdownTimeout);
+    }
+
+    /// <summary>
+    /// In a child started by <see cref="StartAsync(RpcChildProcessOptions, Action{RpcConnection}, CancellationToken)"/>:
+    /// connects to the parent, lets <paramref name="configure"/> add services and proxies, and starts the connection.
+    /// Call once.
+    /// </summary>
+    /// <param name="configure">Adds this child's services (and keeps proxies of the parent's), or <see langword="null"/>.</param>
+    /// <param name="options">Connection settings, or <see langword="null"/> for the defaults.</param>
+    /// <returns>The started connection; it closes when the parent disconnects or dies.</returns>
+    /// <exception cref="InvalidOperationException">This process was not started as an Rpc child, or already connected.</exception>
+    public static RpcConnection ConnectToParent(Action<RpcConnection>? configure = null, RpcConnectionOptions? options = null)
+    {
+        options ??= RpcConnectionOptions.Default;
+        options.Validate();
+        var (read, write, parent) = ChildProcessEnvironment.TakeParentPipes();
+        var watchParent = ChildProcessEnvironment.TryKillWhenParentDies(parent);
+        var description = parent > 0 ? "parent process " + parent.ToString(CultureInfo.InvariantCulture) : "parent process";
+        TransportConnection transport;
+        try
+        {
+            transport = PipeConnection.Start(read, write, options.Transport, description);
+        }
+        catch
+        {
+            read.Dispose();
+            write.Dispose();
+            throw;
+        }
+
+        var connection = RpcConnection.Create(transport, options);
+        try
+        {
+            configure?.Invoke(connection);
+            connection.Start();
+        }
+        catch
+        {
+            _ = connection.DisposeAsync().AsTask();
+            throw;
+        }
+
+        if (watchParent)
+        {
+            _ = WatchParentAsync(parent, transport, connection);
+        }
+
+        return connection;
+    }
+
+    /// <summary>In a child: serves <paramref name="implementation"/> to the parent until the parent disconnects or dies.</summary>
+    /// <typeparam name="TContract">The <c>[RpcContract]</c> interface served.</typeparam>
+    /// <param name="implementation">The object whose methods the parent calls.</param>
+    /// <param name="configure">Adds more services or keeps proxies of the parent's services, or <see langword="null"/>.</param>
+    /// <param name="options">Connection settings, or <see langword="null"/> for the defaults.</param>
+    /// <param name="cancellationToken">Closes the connection and stops serving.</param>
+    /// <returns>A task that completes when the connection to the parent has closed.</returns>
+    public static Task ServeParentAsync<TContract>(TContract implementation, Action<RpcConnection>? configure = null, RpcConnectionOptions? options = null, CancellationToken cancellationToken = default)
+        where TContract : class
+    {
+        ArgumentNullException.ThrowIfNull(implementation);
+        return ServeParentAsync<TContract>(_ => implementation, configure, options, cancellationToken);
+    }
+
+    /// <summary>
+    /// In a child: serves the implementation <paramref name="factory"/> makes (it gets the connection, to create proxies of
+    /// the parent's services) until the parent disconnects or dies.
+    /// </summary>
+    /// <typeparam name="TContract">The <c>[RpcContract]</c> interface served.</typeparam>
+    /// <param name="factory">Makes the implementation.</param>
+    /// <param name="configure">Adds more services, or <see langword="null"/>.</param>
+    /// <param name="options">Connection settings, or <see langword="null"/> for the defaults.</param>
+    /// <param name="cancellationToken">Closes the connection and stops serving.</param>
+    /// <returns>A task that completes when the connection to the parent has closed.</returns>
+    public static async Task ServeParentAsync<TContract>(Func<RpcConnection, TContract> factory, Action<RpcConnection>? configure = null, RpcConnectionOptions? options = null, CancellationToken cancellationToken = default)
+        where TContract : class
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        var connection = ConnectToParent(
+            c =>
+            {
+                c.AddService(factory(c));
+                configure?.Invoke(c);
+            },
+            options);
+        try
+        {
+            await connection.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Waits for the child to exit.</summary>
+    /// <param name="cancellationToken">Stops waiting; the child keeps running.</param>
+    /// <returns>The child's exit code (128 + the signal number if a signal killed it).</returns>
+    public async Task<int> WaitForExitAsync(CancellationToken cancellationToken = default)
+    {
+        return await _exited.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Kills the child and its descendants at once (SIGKILL). Pending calls fail with <see cref="ConnectionLostException"/>.</summary>
+    public void Kill()
+    {
+        try
+        {
+            Process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+            // Exited already.
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            // Exiting right now.
+        }
+    }
+
+    /// <summary>
+    /// Closes the connection (the child sees end-of-stream, and <c>ServeParentAsync</c> returns there), waits up to
+    /// <see cref="RpcChildProcessOptions.ShutdownTimeout"/> for the child to exit, then kills it. Idempotent.
+    /// </summary>
+    /// <returns>A task that completes when the child has exited and every resource is released.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await Connection.DisposeAsync().ConfigureAwait(false);
+            try
+            {
+                await _exited.Task.WaitAsync(_shutdownTimeout).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                Kill();
+                try
+                {
+                    await _exited.Task.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    // A process in uninterruptible sleep; nothing more a parent can do.
+                }
+            }
+        }
+        finally
+        {
+            foreach (var owned in _owned)
+            {
+                owned.Dispose();
+            }
+
+            Process.Dispose();
+        }
+
+        GC.SuppressFinalize(this);
+    }
+
+    private static string ExitMessage(int processId, int exitCode) =>
+        string.Create(CultureInfo.InvariantCulture, $"The child process {processId} exited with code {exitCode}.");
+
+    private static async Task<(Started Started, RpcConnection Connection)> StartCoreAsync(RpcChildProcessOptions options, Action<RpcConnection>? configure, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException("RpcChildProcess is implemented on Linux.");
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        var started = await ProcessSpawner.RunAsync(() => Spawn(options)).ConfigureAwait(false);
+        RpcConnection? connection = null;
+        try
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            connection = RpcConnection.Create(started.Transport, options.Connection);
+            configure?.Invoke(connection);
+            connection.Start();
+            return (started, connection);
+        }
+        catch
+        {
+            try
+            {
+                started.Process.Kill(entireProcessTree: true);
+            }
+            catch (InvalidOperationException)
+            {
+            }
+
+            if (connection is not null)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                await started.Transport.DisposeAsync().ConfigureAwait(false);
+            }
+
+            foreach (var owned in started.Owned)
+            {
+                owned.Dispose();
+            }
+
+            started.Process.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Runs on <see cref="ProcessSpawner"/>'s thread.</summary>
+    private static Started Spawn(RpcChildProcessOptions options)
+    {
+        var standardStreams = options.Transport == RpcChildTransport.StandardStreams;
+        var info = new ProcessStartInfo(options.FileName)
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = standardStreams,
+            RedirectStandardOutput = standardStreams || options.RedirectStandardOutput,
+            RedirectStandardError = options.RedirectStandardError,
+        };
+        foreach (var argument in options.Arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        if (options.WorkingDirectory is not null)
+        {
+            info.WorkingDirectory = options.WorkingDirectory;
+        }
+
+        foreach (var (name, value) in options.Environment)
+        {
+            if (value is null)
+            {
+                info.Environment.Remove(name);
+            }
+            else
+            {
+                info.Environment[name] = value;
+            }
+        }
+
+        info.Environment[ChildProcessEnvironment.ParentProcessVariable] = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+
+        AnonymousPipeServerStream? toChild = null;
+        AnonymousPipeServerStream? fromChild = null;
+        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        var exited = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        process.Exited += (_, _) => exited.TrySetResult(process.ExitCode);
+        try
+        {
+            if (!standardStreams)
+            {
+                // Created close-on-exec except for the child's ends, which .NET leaves inheritable: a forked child keeps
+                // descriptors without FD_CLOEXEC across exec, so the numbers below are valid in the child.
+                toChild = new AnonymousPipeServerStream(PipeDirection.Out, HandleInheritability.Inheritable);
+                fromChild = new AnonymousPipeServerStream(PipeDirection.In, HandleInheritability.Inheritable);
+                info.Environment[ChildProcessEnvironment.PipesVariable] = toChild.GetClientHandleAsString() + "," + fromChild.GetClientHandleAsString();
+            }
+            else
+            {
+                info.Environment[ChildProcessEnvironment.PipesVariable] = ChildProcessEnvironment.StandardStreams;
+            }
+
+            try
+            {
+                process.Start();
+            }
+            finally
+            {
+                // Our copies of the child's ends must go, or the parent would never read end-of-stream when the child dies.
+                toChild?.DisposeLocalCopyOfClientHandle();
+                fromChild?.DisposeLocalCopyOfClientHandle();
+            }
+
+            var description = string.Create(CultureInfo.InvariantCulture, $"child process {process.Id}");
+            Func<Exception?> peerEnd = () => process.WaitForExit(ExitReportTimeout)
+                ? new ConnectionLostException(ExitMessage(process.Id, process.ExitCode))
+                : null;
+            TransportConnection transport;
+            IDisposable[] owned;
+            if (standardStreams)
+            {
+                var stdin = process.StandardInput.BaseStream as PipeStream
+                    ?? throw new NotSupportedException("The child's redirected stdin is not a pipe stream on this platform.");
+                var stdout = process.StandardOutput.BaseStream as PipeStream
+                    ?? throw new NotSupportedException("The child's redirected stdout is not a pipe stream on this platform.");
+                transport = PipeConnection.Start(stdout.SafePipeHandle, stdin.SafePipeHandle, options.Connection.Transport, description + " (stdin/stdout)", peerEnd);
+                owned = [];
+            }
+            else
+            {
+                transport = PipeConnection.Start(fromChild!.SafePipeHandle, toChild!.SafePipeHandle, options.Connection.Transport, description, peerEnd);
+                owned = [toChild, fromChild];
+            }
+
+            return new Started(process, transport, exited, owned);
+        }
+        catch
+        {
+            try
+            {
+                if (process.Id > 0)
+                {
+                    process.Kill(entireProcessTree: true);
+                }
+            }
+            catch (InvalidOperationException)
+            {
+            }
+
+            toChild?.Dispose();
+            fromChild?.Dispose();
+            process.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>In the child: polls the parent pid, in case PR_SET_PDEATHSIG could not be set or the pipes leaked elsewhere.</summary>
+    private static async Task WatchParentAsync(int parent, TransportConnection transport, RpcConnection connection)
+    {
+        using var timer = new PeriodicTimer(ParentWatchInterval);
+        while (!connection.Completion.IsCompleted && await timer.WaitForNextTickAsync().ConfigureAwait(false))
+        {
+            if (ChildProcessEnvironment.ParentProcessId != parent)
+            {
+                transport.Abort(new ConnectionLostException(string.Create(CultureInfo.InvariantCulture, $"The parent process {parent} exited.")));
+                return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The end of the pipe normally reports the child's exit (with its code); this covers a pipe kept open by a process the
+    /// child left behind.
+    /// </summary>
+    private async Task ReportExitAsync()
+    {
+        var exitCode = await _exited.Task.ConfigureAwait(false);
+        if (await Task.WhenAny(Connection.Completion, Task.Delay(ExitReportTimeout)).ConfigureAwait(false) != Connection.Completion)
+        {
+            _transport.Abort(new ConnectionLostException(ExitMessage(ProcessId, exitCode)));
+        }
+    }
+
+    internal sealed record Started(Process Process, TransportConnection Transport, TaskCompletionSource<int> Exited, IDisposable[] Owned);
+}
+
+/// <summary>A child process that serves <typeparamref name="TContract"/>, with a typed proxy to it.</summary>
+/// <typeparam name="TContract">The <c>[RpcContract]</c> interface the child serves.</typeparam>
+public sealed class RpcChildProcess<TContract> : RpcChildProcess
+    where TContract : class
+{
+    internal RpcChildProcess(Started started, RpcConnection connection, TimeSpan shutdownTimeout)
+        : base(started, connection, shutdownTimeout) => Proxy = connection.CreateProxy<TContract>();
+
+    /// <summary>Gets the proxy of the contract the child serves.</summary>
+    public TContract Proxy { get; }
+}
