@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Threading;
 using System.Threading.Tasks;
 using Rpc.Transports.Internal.Pipes;
+using Rpc.Transports.Internal.SharedMemory;
 using Rpc.Transports.Internal.Sockets;
 using Rpc.Transports.Internal.Tls;
 
@@ -58,7 +59,7 @@ public static class RpcTransports
     private static ConcurrentDictionary<string, ITransportProvider> CreateBuiltInProviders()
     {
         var providers = new ConcurrentDictionary<string, ITransportProvider>(StringComparer.Ordinal);
-        foreach (var provider in new ITransportProvider[] { new UnixSocketTransportProvider(), new TcpTransportProvider(), new NamedPipeTransportProvider(), new TlsTransportProvider() })
+        foreach (var provider in new ITransportProvider[] { new UnixSocketTransportProvider(), new TcpTransportProvider(), new NamedPipeTransportProvider(), new TlsTransportProvider(), new SharedMemoryTransportProvider() })
         {
             foreach (var scheme in provider.Schemes)
             {

@@ -9,7 +9,7 @@ namespace Rpc.Tests.Conformance;
 /// <summary>Fresh endpoints per transport, so tests never collide.</summary>
 public static class TestEndpoints
 {
-    public static IReadOnlyList<string> Transports { get; } = ["unix", "tcp", "pipe"];
+    public static IReadOnlyList<string> Transports { get; } = ["unix", "tcp", "pipe", "shm"];
 
     /// <param name="transport">A name from <see cref="Transports"/>.</param>
     /// <param name="fixedPort">For TCP, a concrete free port instead of 0, so a restarted server binds the same endpoint.</param>

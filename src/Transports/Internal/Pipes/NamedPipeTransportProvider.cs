@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Globalization;
 using System.IO;
 using System.Net.Sockets;
 using System.Text;
@@ -67,7 +68,9 @@ internal sealed class NamedPipeTransportProvider : ITransportProvider
         {
             // Reclaims a stale file (refused probe + our uid), refuses a live server's, and sets 0600 between bind and listen.
             var file = UnixSocketFile.BindAndListen(socket, path, options.ListenBacklog);
-            return ValueTask.FromResult<TransportListener>(new NamedPipeListener(socket, file, "pipe://" + endpoint.Host, options));
+            var bound = "pipe://" + endpoint.Host;
+            var userId = OperatingSystem.IsLinux() ? LibC.GetEffectiveUserId() : 0;
+            return ValueTask.FromResult<TransportListener>(new SocketListener(socket, bound, options, file, peer => DescribePeer(bound, userId, peer)));
         }
         catch
         {
@@ -85,25 +88,13 @@ internal sealed class NamedPipeTransportProvider : ITransportProvider
 
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         var infinite = options.ConnectTimeout == Timeout.InfiniteTimeSpan || options.ConnectTimeout.TotalMilliseconds >= int.MaxValue;
-
-        // A blocking connect keeps the socket off .NET's asynchronous path for life (see SocketConnection); SO_SNDTIMEO
-        // bounds it when the server's backlog is full.
-        socket.SendTimeout = infinite ? 0 : Math.Max(1, (int)Math.Ceiling(options.ConnectTimeout.TotalMilliseconds));
-        var connect = Task.Run(() =>
-        {
-            socket.Connect(new UnixDomainSocketEndPoint(path));
-            socket.SendTimeout = 0;
-        }, CancellationToken.None);
         try
         {
-            await connect.WaitAsync(cancellationToken).ConfigureAwait(false);
+            // A blocking connect keeps the socket off .NET's asynchronous path for life (see SocketConnection); SO_SNDTIMEO
+            // bounds it when the server's backlog is full. A cancelled connect disposes the socket once it ends.
+            await SocketConnector.ConnectBlockingAsync(socket, new UnixDomainSocketEndPoint(path), infinite ? Timeout.InfiniteTimeSpan : options.ConnectTimeout, cancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            _ = connect.ContinueWith(static (task, state) => { _ = task.Exception; ((Socket)state!).Dispose(); }, socket, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            throw;
-        }
-        catch (SocketException ex) when (ex.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock or SocketError.InProgress)
+        catch (SocketException ex) when (SocketConnector.IsTimeout(ex))
         {
             socket.Dispose();
             throw new TimeoutException($"Connecting to {display} timed out after {options.ConnectTimeout.TotalSeconds:0.###} s.", ex);
@@ -139,5 +130,22 @@ internal sealed class NamedPipeTransportProvider : ITransportProvider
             socket.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Names an accepted peer for error messages, or refuses it (<see langword="null"/>) unless it runs as our user: the
+    /// same check .NET's <c>PipeOptions.CurrentUserOnly</c> makes.
+    /// </summary>
+    private static string? DescribePeer(string endpoint, uint userId, Socket peer)
+    {
+        if (PeerCredentials.TryGet(peer) is not { } credentials)
+        {
+            return endpoint + " (accepted)";
+        }
+
+        // Only root gets past the file's 0600 mode as another user; such a peer is still refused, as .NET does.
+        return credentials.UserId == userId
+            ? string.Create(CultureInfo.InvariantCulture, $"{endpoint} (peer pid {credentials.ProcessId}, uid {credentials.UserId})")
+            : null;
     }
 }

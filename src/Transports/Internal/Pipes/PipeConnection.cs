@@ -3,9 +3,9 @@ using System.Buffers;
 using System.IO;
 using System.IO.Pipelines;
 using System.Runtime.InteropServices;
-using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Win32.SafeHandles;
+using Rpc.Transports.Internal.Connections;
 using Rpc.Transports.Internal.Sockets;
 
 namespace Rpc.Transports.Internal.Pipes;
@@ -28,60 +28,25 @@ namespace Rpc.Transports.Internal.Pipes;
 /// them from another thread is deferred until the last user leaves and a recycled descriptor number is never read.
 /// </para>
 /// </remarks>
-internal sealed class PipeConnection : TransportConnection, IDuplexPipe
+internal sealed class PipeConnection : DuplexPipeConnection
 {
-    private const int MinimumReceiveSize = SocketConnection.MinimumSegmentSize / 2;
-    private const long MaxBufferedOutputBytes = 1024 * 1024;
-    private static readonly TimeSpan LingerTimeout = TimeSpan.FromMilliseconds(500);
-
     private readonly SafeHandle _read;
     private readonly SafeHandle _write;
     private readonly SafeFileHandle _wake;
     private readonly Func<Exception?>? _peerEndReason;
-    private readonly Pipe _input;
-    private readonly Pipe _output;
-    private readonly Lock _shutdownLock = new();
-    private readonly TaskCompletionSource _receiveDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly TaskCompletionSource _disposeDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private Task _sendTask = Task.CompletedTask;
-    private Exception? _abortReason;
-    private bool _aborted;
-    private bool _closed;
-    private volatile bool _disposing;
-    private int _disposeStarted;
+    private bool _readReferenced;
+    private bool _wakeReferenced;
+    private int _readFd;
+    private int _wakeFd;
 
     private PipeConnection(SafeHandle read, SafeHandle write, TransportOptions options, string remoteEndpoint, Func<Exception?>? peerEndReason)
+        : base(options, remoteEndpoint, dedicatedThread: true)
     {
         _read = read;
         _write = write;
         _peerEndReason = peerEndReason;
-        RemoteEndpoint = remoteEndpoint;
         _wake = new SafeFileHandle(PipeLibC.CreateEventFd(), ownsHandle: true);
-        _input = new Pipe(new PipeOptions(
-            pool: null,
-            readerScheduler: PipeScheduler.Inline,
-            writerScheduler: PipeScheduler.Inline,
-            pauseWriterThreshold: options.MaxBufferedInputBytes,
-            resumeWriterThreshold: options.MaxBufferedInputBytes / 2,
-            minimumSegmentSize: SocketConnection.MinimumSegmentSize,
-            useSynchronizationContext: false));
-        _output = new Pipe(new PipeOptions(
-            pool: null,
-            readerScheduler: PipeScheduler.Inline,
-            writerScheduler: PipeScheduler.Inline,
-            pauseWriterThreshold: MaxBufferedOutputBytes,
-            resumeWriterThreshold: MaxBufferedOutputBytes / 2,
-            minimumSegmentSize: SocketConnection.MinimumSegmentSize,
-            useSynchronizationContext: false));
     }
-
-    public override IDuplexPipe Transport => this;
-
-    public override string RemoteEndpoint { get; }
-
-    PipeReader IDuplexPipe.Input => _input.Reader;
-
-    PipeWriter IDuplexPipe.Output => _output.Writer;
 
     /// <summary>Takes ownership of both descriptors, makes them non-blocking and starts the connection.</summary>
     /// <param name="read">Our read end: the peer writes into it.</param>
@@ -103,286 +68,36 @@ internal sealed class PipeConnection : TransportConnection, IDuplexPipe
         PipeLibC.SetNonBlocking((int)read.DangerousGetHandle());
         PipeLibC.SetNonBlocking((int)write.DangerousGetHandle());
         var connection = new PipeConnection(read, write, options, remoteEndpoint, peerEndReason);
-        connection._sendTask = connection.SendLoopAsync();
-        var thread = new Thread(static state => ((PipeConnection)state!).ReceiveOnDedicatedThread(), maxStackSize: 1024 * 1024)
-        {
-            IsBackground = true,
-            Name = "Rpc receive " + remoteEndpoint,
-        };
-        thread.UnsafeStart(connection);
+        connection.Start();
         return connection;
     }
 
-    public override void Abort(Exception? reason = null)
+    /// <summary>Holds both descriptors the receive thread polls for its whole life, so each read costs no reference count.</summary>
+    protected override void EnterReceiveThread()
     {
-        lock (_shutdownLock)
-        {
-            if (_aborted || _closed)
-            {
-                return;
-            }
-
-            _aborted = true;
-            _abortReason = reason;
-            CloseUnderLock();
-        }
-
-        _input.Writer.CancelPendingFlush();
-        _output.Reader.CancelPendingRead();
+        _read.DangerousAddRef(ref _readReferenced);
+        _wake.DangerousAddRef(ref _wakeReferenced);
+        _readFd = (int)_read.DangerousGetHandle();
+        _wakeFd = (int)_wake.DangerousGetHandle();
     }
 
-    public override ValueTask DisposeAsync()
+    protected override void ExitReceiveThread()
     {
-        if (Interlocked.Exchange(ref _disposeStarted, 1) == 0)
+        if (_readReferenced)
         {
-            _ = DisposeCoreAsync();
+            _read.DangerousRelease();
         }
 
-        return new ValueTask(_disposeDone.Task);
-    }
-
-    private async Task DisposeCoreAsync()
-    {
-        try
+        if (_wakeReferenced)
         {
-            _disposing = true;
-            _output.Writer.Complete();
-            await _sendTask.ConfigureAwait(false);
-
-            // Closing our read end while the peer still writes would fail its writes with EPIPE, which it would report as
-            // a lost connection: read and discard briefly until it closes its side in answer to our end-of-stream.
-            _input.Reader.Complete();
-            try
-            {
-                await _receiveDone.Task.WaitAsync(LingerTimeout).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-            }
-
-            lock (_shutdownLock)
-            {
-                CloseUnderLock();
-            }
-
-            await _receiveDone.Task.ConfigureAwait(false);
-        }
-        finally
-        {
-            _disposeDone.TrySetResult();
+            _wake.DangerousRelease();
         }
     }
 
-    private void CloseUnderLock()
-    {
-        if (_closed)
-        {
-            return;
-        }
+    // 0: every copy of the peer's write end is closed (it closed it, exited or crashed). -1: our abort or close.
+    protected override int Receive(Span<byte> buffer) => Read(_readFd, _wakeFd, buffer);
 
-        _closed = true;
-        Signal();
-
-        // Deferred by the handles' reference counts until the receive thread and any sender have left.
-        _write.Dispose();
-        _read.Dispose();
-        _wake.Dispose();
-    }
-
-    private unsafe void Signal()
-    {
-        var success = false;
-        try
-        {
-            _wake.DangerousAddRef(ref success);
-            ulong one = 1;
-            _ = PipeLibC.Write((int)_wake.DangerousGetHandle(), (byte*)&one, sizeof(ulong));
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-        finally
-        {
-            if (success)
-            {
-                _wake.DangerousRelease();
-            }
-        }
-    }
-
-    private void ReceiveOnDedicatedThread()
-    {
-        Exception? error = null;
-        var peerEnded = false;
-        var writer = _input.Writer;
-        var readReferenced = false;
-        var wakeReferenced = false;
-        try
-        {
-            _read.DangerousAddRef(ref readReferenced);
-            _wake.DangerousAddRef(ref wakeReferenced);
-            var fd = (int)_read.DangerousGetHandle();
-            var wake = (int)_wake.DangerousGetHandle();
-            while (true)
-            {
-                var buffer = writer.GetMemory(MinimumReceiveSize);
-                var received = Read(fd, wake, buffer.Span);
-                if (received <= 0)
-                {
-                    // 0: every copy of the peer's write end is closed (it closed it, exited or crashed). -1: our abort or close.
-                    peerEnded = received == 0;
-                    break;
-                }
-
-                writer.Advance(received);
-
-                // The reader scheduler is inline: this runs the runtime's read loop on this thread until it awaits.
-                var flush = writer.FlushAsync();
-                var result = flush.IsCompleted ? flush.GetAwaiter().GetResult() : flush.AsTask().GetAwaiter().GetResult();
-                if (result.IsCompleted || result.IsCanceled)
-                {
-                    if (result.IsCompleted && _disposing)
-                    {
-                        var scratch = ArrayPool<byte>.Shared.Rent(16 * 1024);
-                        while (Read(fd, wake, scratch) > 0)
-                        {
-                        }
-
-                        ArrayPool<byte>.Shared.Return(scratch);
-                    }
-
-                    break;
-                }
-            }
-        }
-        catch (Exception ex)
-        {
-            error = ex;
-            peerEnded = ex is IOException;
-        }
-        finally
-        {
-            if (readReferenced)
-            {
-                _read.DangerousRelease();
-            }
-
-            if (wakeReferenced)
-            {
-                _wake.DangerousRelease();
-            }
-
-            writer.Complete(InputCompletion(error, peerEnded));
-            _receiveDone.TrySetResult();
-        }
-    }
-
-    /// <summary>Reads what is there, waiting for it; 0 at end of stream, -1 when woken by a close or abort.</summary>
-    private static unsafe int Read(int fd, int wake, Span<byte> buffer)
-    {
-        fixed (byte* bytes = buffer)
-        {
-            while (true)
-            {
-                var read = PipeLibC.Read(fd, bytes, buffer.Length);
-                if (read >= 0)
-                {
-                    return (int)read;
-                }
-
-                var errno = Marshal.GetLastPInvokeError();
-                if (errno == PipeLibC.EINTR)
-                {
-                    continue;
-                }
-
-                if (errno != PipeLibC.EAGAIN)
-                {
-                    throw new IOException($"Reading from the pipe failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}).");
-                }
-
-                if (!WaitUntilReady(fd, PipeLibC.PollIn, wake))
-                {
-                    return -1;
-                }
-            }
-        }
-    }
-
-    /// <summary>Sleeps until <paramref name="fd"/> is ready (or hung up) or <paramref name="wake"/> is signalled (false).</summary>
-    private static unsafe bool WaitUntilReady(int fd, short events, int wake)
-    {
-        var fds = stackalloc PipeLibC.PollFd[2];
-        while (true)
-        {
-            fds[0] = new PipeLibC.PollFd { Fd = fd, Events = events };
-            fds[1] = new PipeLibC.PollFd { Fd = wake, Events = PipeLibC.PollIn };
-            if (PipeLibC.Poll(fds, 2, -1) >= 0)
-            {
-                return fds[1].ReturnedEvents == 0;
-            }
-
-            var errno = Marshal.GetLastPInvokeError();
-            if (errno != PipeLibC.EINTR)
-            {
-                throw new IOException($"poll() on the pipe failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}).");
-            }
-        }
-    }
-
-    private async Task SendLoopAsync()
-    {
-        Exception? error = null;
-        var reader = _output.Reader;
-        try
-        {
-            while (true)
-            {
-                // Pending between flushes; the runtime's FlushAsync resumes it inline on the runtime's thread.
-                var result = await reader.ReadAsync().ConfigureAwait(false);
-                if (result.IsCanceled)
-                {
-                    break;
-                }
-
-                var buffer = result.Buffer;
-                if (!buffer.IsEmpty)
-                {
-                    WriteAll(buffer);
-                }
-
-                reader.AdvanceTo(buffer.End);
-                if (result.IsCompleted)
-                {
-                    // Closing our write end is a pipe's half close: the peer reads end-of-stream after everything we sent.
-                    lock (_shutdownLock)
-                    {
-                        _write.Dispose();
-                    }
-
-                    break;
-                }
-            }
-        }
-        catch (Exception ex)
-        {
-            error = ex;
-        }
-
-        if (error is not null)
-        {
-            // EPIPE means the peer is gone, like end-of-stream on the receive side: let the owner explain why (exit code).
-            var lost = InputCompletion(error, peerEnded: error is IOException) ?? error;
-            await reader.CompleteAsync(lost).ConfigureAwait(false);
-            Abort(lost);
-        }
-        else
-        {
-            await reader.CompleteAsync().ConfigureAwait(false);
-        }
-    }
-
-    private unsafe void WriteAll(in ReadOnlySequence<byte> buffer)
+    protected override unsafe void Send(in ReadOnlySequence<byte> buffer)
     {
         var writeReferenced = false;
         var wakeReferenced = false;
@@ -445,22 +160,34 @@ internal sealed class PipeConnection : TransportConnection, IDuplexPipe
         }
     }
 
-    /// <summary>Decides how the input pipe completes once the receive loop ends.</summary>
-    private Exception? InputCompletion(Exception? error, bool peerEnded)
+    protected override ValueTask ShutdownSendAsync()
     {
-        lock (_shutdownLock)
+        // Closing our write end is a pipe's half close: the peer reads end-of-stream after everything we sent.
+        lock (StateLock)
         {
-            if (_aborted)
-            {
-                return _abortReason;
-            }
-
-            if (_closed || _disposing)
-            {
-                return null;
-            }
+            _write.Dispose();
         }
 
+        return default;
+    }
+
+    /// <remarks>
+    /// Closing our read end while the peer still writes would fail its writes with EPIPE, which it would report as a lost
+    /// connection: hence the linger before this close in <see cref="DuplexPipeConnection.DisposeAsync"/>, reading and
+    /// discarding briefly until the peer closes its side in answer to our end-of-stream.
+    /// </remarks>
+    protected override void Close()
+    {
+        Signal();
+
+        // Deferred by the handles' reference counts until the receive thread and any sender have left.
+        _write.Dispose();
+        _read.Dispose();
+        _wake.Dispose();
+    }
+
+    protected override Exception? InputError(Exception? error, bool peerEnded)
+    {
         if (peerEnded && _peerEndReason?.Invoke() is { } reason)
         {
             return reason;
@@ -473,5 +200,82 @@ internal sealed class PipeConnection : TransportConnection, IDuplexPipe
             IOException => error,
             _ => new IOException($"The connection to {RemoteEndpoint} was lost: {error.Message}", error),
         };
+    }
+
+    // EPIPE means the peer is gone, like end-of-stream on the receive side: let the owner explain why (exit code).
+    protected override Exception SendError(Exception error) => InputCompletion(error, peerEnded: error is IOException) ?? error;
+
+    /// <summary>Reads what is there, waiting for it; 0 at end of stream, -1 when woken by a close or abort.</summary>
+    private static unsafe int Read(int fd, int wake, Span<byte> buffer)
+    {
+        fixed (byte* bytes = buffer)
+        {
+            while (true)
+            {
+                var read = PipeLibC.Read(fd, bytes, buffer.Length);
+                if (read >= 0)
+                {
+                    return (int)read;
+                }
+
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno == PipeLibC.EINTR)
+                {
+                    continue;
+                }
+
+                if (errno != PipeLibC.EAGAIN)
+                {
+                    throw new IOException($"Reading from the pipe failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}).");
+                }
+
+                if (!WaitUntilReady(fd, PipeLibC.PollIn, wake))
+                {
+                    return -1;
+                }
+            }
+        }
+    }
+
+    /// <summary>Sleeps until <paramref name="fd"/> is ready (or hung up) or <paramref name="wake"/> is signalled (false).</summary>
+    private static unsafe bool WaitUntilReady(int fd, short events, int wake)
+    {
+        var fds = stackalloc PipeLibC.PollFd[2];
+        while (true)
+        {
+            fds[0] = new PipeLibC.PollFd { Fd = fd, Events = events };
+            fds[1] = new PipeLibC.PollFd { Fd = wake, Events = PipeLibC.PollIn };
+            if (PipeLibC.Poll(fds, 2, -1) >= 0)
+            {
+                return fds[1].ReturnedEvents == 0;
+            }
+
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno != PipeLibC.EINTR)
+            {
+                throw new IOException($"poll() on the pipe failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}).");
+            }
+        }
+    }
+
+    private unsafe void Signal()
+    {
+        var success = false;
+        try
+        {
+            _wake.DangerousAddRef(ref success);
+            ulong one = 1;
+            _ = PipeLibC.Write((int)_wake.DangerousGetHandle(), (byte*)&one, sizeof(ulong));
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            if (success)
+            {
+                _wake.DangerousRelease();
+            }
+        }
     }
 }

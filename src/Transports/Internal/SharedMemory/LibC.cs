@@ -53,8 +53,8 @@ internal static unsafe partial class LibC
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     internal static partial int Close(int fd);
 
-    [LibraryImport("libc", EntryPoint = "ftruncate", SetLastError = true)]
-    internal static partial int FTruncate(int fd, long length);
+    [LibraryImport("libc", EntryPoint = "fallocate", SetLastError = true)]
+    internal static partial int FAllocate(int fd, int mode, long offset, long length);
 
     [LibraryImport("libc", EntryPoint = "unlink", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
     internal static partial int Unlink(string path);

@@ -86,7 +86,7 @@ internal static class SocketConnector
         throw new IOException($"Could not connect to {endpoint}: {Explain(lastError, candidates)}", lastError);
     }
 
-    private static bool IsTimeout(SocketException ex) =>
+    internal static bool IsTimeout(SocketException ex) =>
         ex.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock or SocketError.InProgress;
 
     private static string Explain(SocketException error, EndPoint[] candidates)
@@ -107,7 +107,7 @@ internal static class SocketConnector
     /// <summary>
     /// A blocking connect, so the socket never touches the asynchronous path (see <see cref="SocketConnection"/>).
     /// </summary>
-    private static async Task ConnectBlockingAsync(Socket socket, EndPoint endpoint, TimeSpan timeout, CancellationToken cancellationToken)
+    internal static async Task ConnectBlockingAsync(Socket socket, EndPoint endpoint, TimeSpan timeout, CancellationToken cancellationToken)
     {
         // On Linux a blocking connect() honours SO_SNDTIMEO: TCP gives up with ETIMEDOUT/EINPROGRESS, a Unix socket whose
         // listener has a full backlog with EAGAIN. That bounds the wait without an asynchronous operation. Closing the

@@ -5,16 +5,24 @@ using System.Threading.Tasks;
 
 namespace Rpc.Transports.Internal.Sockets;
 
-/// <summary>Accepts connections on a bound, listening socket (TCP or Unix).</summary>
+/// <summary>Accepts connections on a bound, listening socket (TCP, Unix, or the Unix socket of a named pipe).</summary>
 internal sealed class SocketListener : TransportListener
 {
     private readonly Socket _listenSocket;
     private readonly TransportOptions _options;
     private readonly UnixSocketFile? _socketFile;
-    private readonly Func<Socket, string> _describePeer;
+    private readonly Func<Socket, string?> _describePeer;
     private int _disposed;
 
-    public SocketListener(Socket listenSocket, string endpoint, TransportOptions options, UnixSocketFile? socketFile, Func<Socket, string> describePeer)
+    /// <param name="listenSocket">The bound, listening socket; the listener owns it.</param>
+    /// <param name="endpoint">The endpoint as bound, for <see cref="Endpoint"/>.</param>
+    /// <param name="options">Settings for the accepted connections.</param>
+    /// <param name="socketFile">The Unix socket file to remove on dispose, if any.</param>
+    /// <param name="describePeer">
+    /// Names an accepted peer in error messages, or returns <see langword="null"/> to refuse it: its socket is closed and
+    /// the next connection accepted.
+    /// </param>
+    public SocketListener(Socket listenSocket, string endpoint, TransportOptions options, UnixSocketFile? socketFile, Func<Socket, string?> describePeer)
     {
         _listenSocket = listenSocket;
         Endpoint = endpoint;
@@ -53,13 +61,18 @@ internal sealed class SocketListener : TransportListener
 
             try
             {
-                return SocketConnector.StartConnection(socket, _options, _describePeer(socket));
+                if (_describePeer(socket) is { } description)
+                {
+                    return SocketConnector.StartConnection(socket, _options, description);
+                }
             }
             catch
             {
                 socket.Dispose();
                 throw;
             }
+
+            socket.Dispose();
         }
     }
 

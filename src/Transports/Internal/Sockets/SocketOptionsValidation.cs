@@ -1,5 +1,6 @@
 using System;
 using System.Threading;
+using Rpc.Transports.Internal.Connections;
 
 namespace Rpc.Transports.Internal.Sockets;
 
@@ -8,9 +9,9 @@ internal static class SocketOptionsValidation
     public static void Validate(TransportOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.MaxBufferedInputBytes < SocketConnection.MinimumSegmentSize)
+        if (options.MaxBufferedInputBytes < DuplexPipeConnection.MinimumSegmentSize)
         {
-            throw new ArgumentOutOfRangeException(nameof(options), options.MaxBufferedInputBytes, $"TransportOptions.MaxBufferedInputBytes must be at least {SocketConnection.MinimumSegmentSize}.");
+            throw new ArgumentOutOfRangeException(nameof(options), options.MaxBufferedInputBytes, $"TransportOptions.MaxBufferedInputBytes must be at least {DuplexPipeConnection.MinimumSegmentSize}.");
         }
 
         if (options.ConnectTimeout <= TimeSpan.Zero && options.ConnectTimeout != Timeout.InfiniteTimeSpan)

@@ -1,6 +1,5 @@
 using System.Collections.Generic;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Threading;
 using System.Threading.Tasks;
 
@@ -41,30 +40,8 @@ internal sealed class UnixSocketTransportProvider : ITransportProvider
     }
 
     /// <summary>Names an accepted peer by its process and user, read from the kernel (SO_PEERCRED), for error messages.</summary>
-    private static string DescribePeer(string endpoint, Socket peer)
-    {
-        if (!System.OperatingSystem.IsLinux())
-        {
-            return endpoint + " (accepted)";
-        }
-
-        // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
-        const int SolSocket = 1;
-        const int SoPeerCred = 17;
-        System.Span<byte> credentials = stackalloc byte[12];
-        try
-        {
-            if (peer.GetRawSocketOption(SolSocket, SoPeerCred, credentials) == credentials.Length)
-            {
-                var pid = MemoryMarshal.Read<int>(credentials);
-                var uid = MemoryMarshal.Read<uint>(credentials[4..]);
-                return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{endpoint} (peer pid {pid}, uid {uid})");
-            }
-        }
-        catch (SocketException)
-        {
-        }
-
-        return endpoint + " (accepted)";
-    }
+    private static string DescribePeer(string endpoint, Socket peer) =>
+        PeerCredentials.TryGet(peer) is { } credentials
+            ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{endpoint} (peer pid {credentials.ProcessId}, uid {credentials.UserId})")
+            : endpoint + " (accepted)";
 }

@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
-namespace Rpc.Transports.Internal.Pipes;
+namespace Rpc.Transports.Internal.Sockets;
 
 /// <summary>The process and user at the other end of a connected Unix socket, as the kernel recorded them (SO_PEERCRED).</summary>
 internal readonly record struct PeerCredentials(int ProcessId, uint UserId)

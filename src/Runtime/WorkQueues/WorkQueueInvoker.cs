@@ -1,0 +1,265 @@
+using System;
+using System.Buffers;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Threading;
+using System.Threading.Tasks;
+using MessagePack;
+using Rpc.Runtime;
+using Rpc.Serialization;
+
+namespace Rpc.WorkQueues;
+
+/// <summary>
+/// The invoker under the hub's generated proxy: each call the proxy makes is given to one worker by the dispatcher and
+/// forwarded to that worker connection's own invoker, so the hub needs no code per contract and no reflection.
+/// </summary>
+internal sealed class WorkQueueInvoker : IRpcInvoker
+{
+    private readonly WorkQueueDispatcher _dispatcher;
+    private readonly WorkQueueMetrics _metrics;
+    private readonly int _maxAttempts;
+    private readonly CancellationToken _stopping;
+
+    public WorkQueueInvoker(WorkQueueDispatcher dispatcher, WorkQueueMetrics metrics, int maxAttempts, CancellationToken stopping)
+    {
+        _dispatcher = dispatcher;
+        _metrics = metrics;
+        _maxAttempts = maxAttempts;
+        _stopping = stopping;
+    }
+
+    public Task<TResult> InvokeAsync<TArguments, TResult>(RpcMethod method, in TArguments arguments, RpcFormatter<TResult> resultFormatter, CancellationToken cancellationToken)
+        where TArguments : struct, IRpcArguments<TArguments> =>
+        RunAsync(method, arguments, Snapshot(method, arguments), resultFormatter, cancellationToken);
+
+    public Task InvokeAsync<TArguments>(RpcMethod method, in TArguments arguments, CancellationToken cancellationToken)
+        where TArguments : struct, IRpcArguments<TArguments> =>
+        RunAsync(method, arguments, Snapshot(method, arguments), cancellationToken);
+
+    public ValueTask<TResult> InvokeValueTaskAsync<TArguments, TResult>(RpcMethod method, in TArguments arguments, RpcFormatter<TResult> resultFormatter, CancellationToken cancellationToken)
+        where TArguments : struct, IRpcArguments<TArguments> =>
+        new(InvokeAsync(method, arguments, resultFormatter, cancellationToken));
+
+    public ValueTask InvokeValueTaskAsync<TArguments>(RpcMethod method, in TArguments arguments, CancellationToken cancellationToken)
+        where TArguments : struct, IRpcArguments<TArguments> =>
+        new(InvokeAsync(method, arguments, cancellationToken));
+
+    public void Notify<TArguments>(RpcMethod method, in TArguments arguments)
+        where TArguments : struct, IRpcArguments<TArguments>
+    {
+        _metrics.OnQueued();
+        _ = NotifyAsync(method, arguments, Stopwatch.GetTimestamp());
+    }
+
+    public IAsyncEnumerable<TItem> InvokeStreamAsync<TArguments, TItem>(RpcMethod method, in TArguments arguments, RpcFormatter<TItem> itemFormatter, CancellationToken cancellationToken)
+        where TArguments : struct, IRpcArguments<TArguments> =>
+        StreamAsync(method, arguments, itemFormatter, cancellationToken);
+
+    /// <summary>
+    /// Keeps the arguments as bytes when the call may be re-run: sending hands pooled buffers (<see cref="RpcBuffer"/>)
+    /// back to the pool, so a re-run must read fresh arguments, never re-send the ones already given away.
+    /// </summary>
+    private byte[]? Snapshot<TArguments>(RpcMethod method, in TArguments arguments)
+        where TArguments : struct, IRpcArguments<TArguments>
+    {
+        if (!method.IsIdempotent || _maxAttempts < 2)
+        {
+            return null;
+        }
+
+        var buffer = new ArrayBufferWriter<byte>();
+        var writer = new MessagePackWriter(buffer);
+        arguments.Write(ref writer);
+        writer.Flush();
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static TArguments Restore<TArguments>(byte[] snapshot)
+        where TArguments : struct, IRpcArguments<TArguments>
+    {
+        var reader = new MessagePackReader(snapshot);
+        return TArguments.Read(ref reader);
+    }
+
+    private async Task<TResult> RunAsync<TArguments, TResult>(RpcMethod method, TArguments arguments, byte[]? snapshot, RpcFormatter<TResult> resultFormatter, CancellationToken cancellationToken)
+        where TArguments : struct, IRpcArguments<TArguments>
+    {
+        _metrics.OnQueued();
+        var accepted = Stopwatch.GetTimestamp();
+        for (var attempt = 1; ; attempt++)
+        {
+            var worker = await _dispatcher.AcquireAsync(attempt > 1, cancellationToken).ConfigureAwait(false);
+            if (attempt == 1)
+            {
+                _metrics.OnStarted(accepted);
+            }
+
+            try
+            {
+                var result = await worker.Invoker.InvokeAsync(method, arguments, resultFormatter, cancellationToken).ConfigureAwait(false);
+                _metrics.OnCompleted();
+                return result;
+            }
+            catch (ConnectionLostException lost) when (!cancellationToken.IsCancellationRequested)
+            {
+                arguments = OnWorkerLost(worker, method, attempt, snapshot, lost, arguments);
+            }
+            catch (RemoteInvocationException)
+            {
+                _metrics.OnCompleted();
+                throw;
+            }
+            finally
+            {
+                _dispatcher.Release(worker);
+            }
+        }
+    }
+
+    private async Task RunAsync<TArguments>(RpcMethod method, TArguments arguments, byte[]? snapshot, CancellationToken cancellationToken)
+        where TArguments : struct, IRpcArguments<TArguments>
+    {
+        _metrics.OnQueued();
+        var accepted = Stopwatch.GetTimestamp();
+        for (var attempt = 1; ; attempt++)
+        {
+            var worker = await _dispatcher.AcquireAsync(attempt > 1, cancellationToken).ConfigureAwait(false);
+            if (attempt == 1)
+            {
+                _metrics.OnStarted(accepted);
+            }
+
+            try
+            {
+                await worker.Invoker.InvokeAsync(method, arguments, cancellationToken).ConfigureAwait(false);
+                _metrics.OnCompleted();
+                return;
+            }
+            catch (ConnectionLostException lost) when (!cancellationToken.IsCancellationRequested)
+            {
+                arguments = OnWorkerLost(worker, method, attempt, snapshot, lost, arguments);
+            }
+            catch (RemoteInvocationException)
+            {
+                _metrics.OnCompleted();
+                throw;
+            }
+            finally
+            {
+                _dispatcher.Release(worker);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Decides the fate of a call whose worker was lost: the worker may have run it, wholly or in part, so only an
+    /// <c>[RpcIdempotent]</c> method is run again (the gRPC rule); anything else fails with a clear error.
+    /// </summary>
+    /// <returns>The arguments for the next attempt.</returns>
+    private TArguments OnWorkerLost<TArguments>(WorkQueueWorker worker, RpcMethod method, int attempt, byte[]? snapshot, ConnectionLostException lost, TArguments arguments)
+        where TArguments : struct, IRpcArguments<TArguments>
+    {
+        // Detach now rather than when the connection's completion is observed, so the re-run cannot pick the same worker.
+        _dispatcher.Detach(worker);
+        if (snapshot is null)
+        {
+            _metrics.OnWorkerLost();
+            throw new WorkerLostException(
+                $"The worker running '{method.WireName}' was lost ({lost.Message}). The method is not marked [RpcIdempotent], so the " +
+                "call was not re-run: it may or may not have run.",
+                lost);
+        }
+
+        if (attempt >= _maxAttempts)
+        {
+            _metrics.OnWorkerLost();
+            throw new WorkerLostException(
+                $"The workers running '{method.WireName}' were lost {attempt} times ({lost.Message}); the call was not re-run again. " +
+                "It may or may not have run.",
+                lost);
+        }
+
+        _metrics.OnRetried();
+        return Restore<TArguments>(snapshot);
+    }
+
+    private async IAsyncEnumerable<TItem> StreamAsync<TArguments, TItem>(RpcMethod method, TArguments arguments, RpcFormatter<TItem> itemFormatter, CancellationToken cancellationToken, [EnumeratorCancellation] CancellationToken enumeratorToken = default)
+        where TArguments : struct, IRpcArguments<TArguments>
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, enumeratorToken);
+        var token = linked.Token;
+        _metrics.OnQueued();
+        var accepted = Stopwatch.GetTimestamp();
+        var worker = await _dispatcher.AcquireAsync(retry: false, token).ConfigureAwait(false);
+        _metrics.OnStarted(accepted);
+        try
+        {
+            // A stream is never re-run, idempotent or not: the caller may already have consumed items of the first run.
+            var items = worker.Invoker.InvokeStreamAsync(method, arguments, itemFormatter, token).GetAsyncEnumerator(token);
+            await using (items.ConfigureAwait(false))
+            {
+                while (true)
+                {
+                    bool more;
+                    try
+                    {
+                        more = await items.MoveNextAsync().ConfigureAwait(false);
+                    }
+                    catch (ConnectionLostException lost) when (!token.IsCancellationRequested)
+                    {
+                        _dispatcher.Detach(worker);
+                        _metrics.OnWorkerLost();
+                        throw new WorkerLostException(
+                            $"The worker streaming '{method.WireName}' was lost ({lost.Message}). Streams are never re-run; the items " +
+                            "received so far are all there will be.",
+                            lost);
+                    }
+
+                    if (!more)
+                    {
+                        break;
+                    }
+
+                    yield return items.Current;
+                }
+            }
+
+            _metrics.OnCompleted();
+        }
+        finally
+        {
+            _dispatcher.Release(worker);
+        }
+    }
+
+    /// <summary>
+    /// A notification goes to one worker, waiting for a slot like a call; having no reply, it frees the slot as soon as
+    /// it is sent, and it is never re-run (a notification promises no delivery).
+    /// </summary>
+    private async Task NotifyAsync<TArguments>(RpcMethod method, TArguments arguments, long accepted)
+        where TArguments : struct, IRpcArguments<TArguments>
+    {
+        WorkQueueWorker worker;
+        try
+        {
+            worker = await _dispatcher.AcquireAsync(retry: false, _stopping).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is OperationCanceledException or RpcException)
+        {
+            return;
+        }
+
+        _metrics.OnStarted(accepted);
+        try
+        {
+            worker.Invoker.Notify(method, arguments);
+            _metrics.OnCompleted();
+        }
+        finally
+        {
+            _dispatcher.Release(worker);
+        }
+    }
+}

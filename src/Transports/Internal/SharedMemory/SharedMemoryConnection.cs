@@ -1,0 +1,295 @@
+using System;
+using System.Diagnostics;
+using System.IO;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace Rpc.Transports.Internal.SharedMemory;
+
+/// <summary>
+/// A shared-memory connection exposed as an <see cref="IDuplexPipe"/>: two rings in one mapped segment, plus the
+/// rendezvous socket kept open only as a liveness signal.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Input: a dedicated thread waits for bytes in the inbound ring (spinning briefly, then sleeping on a futex), copies them
+/// into <see cref="_input"/> and flushes. The pipe's reader scheduler is inline, so the runtime's read loop continues on that
+/// thread. When the runtime holds <see cref="TransportOptions.MaxBufferedInputBytes"/> unread, the flush does not complete
+/// and the thread blocks: the ring fills, and the peer's writer waits. Back-pressure, never unbounded memory.
+/// </para>
+/// <para>
+/// Output: the send loop drains <see cref="_output"/> with an inline reader scheduler, so the runtime's <c>FlushAsync</c>
+/// copies into the outbound ring on the runtime's thread. A full ring makes it wait (spin, then futex) for the peer to
+/// consume; a payload larger than the ring streams through it in pieces.
+/// </para>
+/// <para>
+/// Liveness: the kernel closes the peer's end of the rendezvous socket when the peer process dies, however it dies, so a
+/// readable socket (nothing is ever sent on it after the handshake) means "gone". Every futex sleep is bounded by
+/// <see cref="LivenessIntervalMilliseconds"/>, after which the sleeper looks at the socket. A stopped or GC-paused peer
+/// keeps its socket open and is never mistaken for a dead one.
+/// </para>
+/// <para>
+/// Teardown: the mapping must outlive every thread that may touch it. The receive thread and the send loop each hold a
+/// reference; the last one to end unmaps the segment and closes the socket. <see cref="Abort"/> touches shared memory only
+/// under <see cref="_shutdownLock"/> and only before that release.
+/// </para>
+/// </remarks>
+internal sealed partial class SharedMemoryConnection : TransportConnection, IDuplexPipe
+{
+    internal const int MinimumSegmentSize = 64 * 1024;
+
+    /// <summary>How long a waiting side spins before it sleeps: a reply within this time costs no wake-up (~25 µs here).</summary>
+    internal const int SpinMicroseconds = 50;
+
+    /// <summary>The longest futex sleep: how often a waiting side checks that its peer still lives.</summary>
+    internal const int LivenessIntervalMilliseconds = 100;
+
+    private const int MinimumReceiveSize = MinimumSegmentSize / 2;
+
+    /// <summary>Bytes copied from the ring per flush at most, so the runtime starts parsing before a large payload has all arrived.</summary>
+    private const int MaxReceiveBatch = 256 * 1024;
+
+    private const long MaxBufferedOutputBytes = 1024 * 1024;
+
+    private static readonly long SpinTicks = Stopwatch.Frequency * SpinMicroseconds / 1_000_000;
+
+    private static readonly TimeSpan LingerTimeout = TimeSpan.FromMilliseconds(500);
+
+    private readonly SharedMemorySegment _segment;
+    private readonly Socket _liveness;
+    private readonly SpscRing _in;
+    private readonly SpscRing _out;
+    private readonly Pipe _input;
+    private readonly Pipe _output;
+    private readonly Lock _shutdownLock = new();
+    private readonly TaskCompletionSource _receiveDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _sendDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _disposeDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Exception? _abortReason;
+    private volatile bool _aborted;
+    private volatile bool _stopReceiving;
+    private volatile bool _disposing;
+    private bool _released;
+    private int _disposeStarted;
+    private int _activeLoops = 2;
+
+    /// <param name="segment">The mapped segment; the connection owns it from here on.</param>
+    /// <param name="liveness">The rendezvous socket; the connection owns it from here on.</param>
+    /// <param name="isServer">The server writes ring 0 and reads ring 1; the client the other way round.</param>
+    public SharedMemoryConnection(SharedMemorySegment segment, Socket liveness, bool isServer, TransportOptions options, string remoteEndpoint)
+    {
+        _segment = segment;
+        _liveness = liveness;
+        _out = segment.Ring(isServer ? 0 : 1);
+        _in = segment.Ring(isServer ? 1 : 0);
+        RemoteEndpoint = remoteEndpoint;
+
+        _input = new Pipe(new PipeOptions(
+            pool: null,
+            readerScheduler: PipeScheduler.Inline,
+            writerScheduler: PipeScheduler.Inline,
+            pauseWriterThreshold: options.MaxBufferedInputBytes,
+            resumeWriterThreshold: options.MaxBufferedInputBytes / 2,
+            minimumSegmentSize: MinimumSegmentSize,
+            useSynchronizationContext: false));
+        _output = new Pipe(new PipeOptions(
+            pool: null,
+            readerScheduler: PipeScheduler.Inline,
+            writerScheduler: PipeScheduler.Inline,
+            pauseWriterThreshold: MaxBufferedOutputBytes,
+            resumeWriterThreshold: MaxBufferedOutputBytes / 2,
+            minimumSegmentSize: MinimumSegmentSize,
+            useSynchronizationContext: false));
+    }
+
+    public override IDuplexPipe Transport => this;
+
+    public override string RemoteEndpoint { get; }
+
+    PipeReader IDuplexPipe.Input => _input.Reader;
+
+    PipeWriter IDuplexPipe.Output => _output.Writer;
+
+    /// <summary>Starts the receive thread and the send loop. Called once, right after construction.</summary>
+    public void Start()
+    {
+        _ = SendLoopAsync();
+
+        var thread = new Thread(static state => ((SharedMemoryConnection)state!).ReceiveOnDedicatedThread(), maxStackSize: 1024 * 1024)
+        {
+            IsBackground = true,
+            Name = "Rpc shm receive " + RemoteEndpoint,
+        };
+        thread.UnsafeStart(this);
+    }
+
+    public override void Abort(Exception? reason = null)
+    {
+        lock (_shutdownLock)
+        {
+            if (_aborted || _released)
+            {
+                return;
+            }
+
+            _abortReason = reason;
+            _aborted = true;
+            _stopReceiving = true;
+
+            // Like a reset: the peer's reader fails instead of seeing a clean end, and its writer stops waiting for us.
+            if (_out.ProducerState == SpscRing.StateOpen)
+            {
+                _out.ProducerState = SpscRing.StateAborted;
+            }
+
+            _in.ConsumerState = SpscRing.StateClosed;
+
+            // Wakes our own sleepers (receive thread, blocked sender) as well as the peer's.
+            _out.WakeAll();
+            _in.WakeAll();
+        }
+
+        // Release a receive thread waiting on back-pressure, and end a send loop waiting for data (it runs inline here).
+        _input.Writer.CancelPendingFlush();
+        _output.Reader.CancelPendingRead();
+    }
+
+    public override ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposeStarted, 1) == 0)
+        {
+            _ = DisposeCoreAsync();
+        }
+
+        return new ValueTask(_disposeDone.Task);
+    }
+
+    private async Task DisposeCoreAsync()
+    {
+        try
+        {
+            _disposing = true;
+
+            // Completing the writer resumes the send loop inline: it copies whatever the runtime flushed, then marks our
+            // direction closed, which the peer reads as end-of-stream once it has every byte before it.
+            _output.Writer.Complete();
+            await _sendDone.Task.ConfigureAwait(false);
+
+            // We read no more. Like the socket transport, keep draining briefly until the peer closes its direction too, so
+            // a peer still writing its last bytes sees an orderly close rather than "the reader went away".
+            _input.Reader.Complete();
+            try
+            {
+                await _receiveDone.Task.WaitAsync(LingerTimeout).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+            }
+
+            StopReceiving();
+            await _receiveDone.Task.ConfigureAwait(false);
+        }
+        finally
+        {
+            _disposeDone.TrySetResult();
+        }
+    }
+
+    private void StopReceiving()
+    {
+        lock (_shutdownLock)
+        {
+            if (_released || _stopReceiving)
+            {
+                return;
+            }
+
+            _stopReceiving = true;
+            _in.ConsumerState = SpscRing.StateClosed;
+            _in.WakeAll();
+        }
+    }
+
+    /// <summary>Marks our direction finished: the peer reads end-of-stream once it has everything we wrote.</summary>
+    private void ShutdownSend()
+    {
+        lock (_shutdownLock)
+        {
+            if (_released || _out.ProducerState != SpscRing.StateOpen)
+            {
+                return;
+            }
+
+            // After the last head publication, so a reader that sees "closed" also sees every byte before it.
+            _out.ProducerState = SpscRing.StateClosed;
+            _out.WakeAll();
+        }
+    }
+
+    /// <summary>Called by the receive thread and the send loop as each ends; the last one releases the mapping and socket.</summary>
+    private void ReleaseLoop()
+    {
+        if (Interlocked.Decrement(ref _activeLoops) != 0)
+        {
+            return;
+        }
+
+        lock (_shutdownLock)
+        {
+            // Neither loop runs any more: tell the peer nobody reads or writes this connection, then let go of the memory.
+            if (_out.ProducerState == SpscRing.StateOpen)
+            {
+                _out.ProducerState = _aborted ? SpscRing.StateAborted : SpscRing.StateClosed;
+            }
+
+            _in.ConsumerState = SpscRing.StateClosed;
+            _out.WakeAll();
+            _in.WakeAll();
+            _released = true;
+        }
+
+        _segment.Dispose();
+        _liveness.Dispose();
+    }
+
+    /// <summary>Gets whether the peer process has closed the rendezvous socket (it exited, or finished disposing).</summary>
+    private bool PeerGone()
+    {
+        try
+        {
+            // Nothing is sent on the socket after the handshake: readable means end-of-file or an error.
+            return _liveness.Poll(0, SelectMode.SelectRead);
+        }
+        catch (SocketException)
+        {
+            return true;
+        }
+    }
+
+    private IOException PeerLost() =>
+        new($"The connection to {RemoteEndpoint} was lost: the peer process exited without closing it.");
+
+    /// <summary>Decides how the input pipe completes once the receive thread ends.</summary>
+    private Exception? InputCompletion(Exception? error)
+    {
+        lock (_shutdownLock)
+        {
+            if (_aborted)
+            {
+                return _abortReason;
+            }
+
+            if (_stopReceiving || _disposing)
+            {
+                // Our own close interrupted the receive: not an error for anyone still reading.
+                return null;
+            }
+        }
+
+        return error;
+    }
+
+    private static bool IsReceiveEnd(FlushResult result) => result.IsCompleted || result.IsCanceled;
+}

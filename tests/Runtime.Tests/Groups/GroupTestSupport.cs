@@ -1,0 +1,153 @@
+using System;
+using System.Collections.Generic;
+using System.IO.Pipelines;
+using System.Threading;
+using System.Threading.Tasks;
+using Nerdbank.Streams;
+
+namespace Rpc.Tests.Groups;
+
+/// <summary>What group members serve in these tests.</summary>
+[RpcContract]
+public interface IGroupMember
+{
+    void OnTick(long sequence, string payload);
+
+    Task<int> GetIdAsync();
+
+    Task FailAsync(string message);
+
+    /// <summary>Never completes: the caller sees its connection's loss.</summary>
+    Task HangAsync();
+}
+
+/// <summary>A publisher that subscribers call to join or leave topics; they serve <see cref="IGroupMember"/> back.</summary>
+[RpcContract]
+public interface IFeed
+{
+    Task SubscribeAsync(string topic);
+
+    Task UnsubscribeAsync(string topic);
+}
+
+/// <summary>Records every tick in arrival order.</summary>
+public sealed class RecordingMember(int id = 0) : IGroupMember
+{
+    private readonly List<long> _ticks = [];
+
+    public int Count
+    {
+        get
+        {
+            lock (_ticks)
+            {
+                return _ticks.Count;
+            }
+        }
+    }
+
+    public long[] Ticks
+    {
+        get
+        {
+            lock (_ticks)
+            {
+                return [.. _ticks];
+            }
+        }
+    }
+
+    public void OnTick(long sequence, string payload)
+    {
+        lock (_ticks)
+        {
+            _ticks.Add(sequence);
+        }
+    }
+
+    public Task<int> GetIdAsync() => Task.FromResult(id);
+
+    public Task FailAsync(string message) => throw new InvalidOperationException(message);
+
+    public Task HangAsync() => new TaskCompletionSource().Task;
+
+    public async Task WaitForCountAsync(int count, CancellationToken cancellationToken)
+    {
+        while (Count < count)
+        {
+            await Task.Delay(5, cancellationToken);
+        }
+    }
+}
+
+/// <summary>A publisher-side connection whose peer serves <see cref="RecordingMember"/> over an in-memory pipe.</summary>
+public sealed class MemberPair : IAsyncDisposable
+{
+    private MemberPair(RpcConnection publisherSide, RpcConnection memberSide, RecordingMember member)
+    {
+        PublisherSide = publisherSide;
+        MemberSide = memberSide;
+        Member = member;
+    }
+
+    /// <summary>Gets the connection the group sends on.</summary>
+    public RpcConnection PublisherSide { get; }
+
+    /// <summary>Gets the connection that serves <see cref="Member"/>.</summary>
+    public RpcConnection MemberSide { get; }
+
+    public RecordingMember Member { get; }
+
+    /// <param name="startMember">False leaves the member side unread, as a stopped process would: its pipe fills up.</param>
+    public static MemberPair Create(int id = 0, bool startMember = true, RpcProtocol protocol = RpcProtocol.Binary)
+    {
+        var options = new RpcConnectionOptions { Protocol = protocol };
+        var (publisherPipe, memberPipe) = FullDuplexStream.CreatePipePair();
+        var publisherSide = RpcConnection.Create(publisherPipe, options);
+        publisherSide.Start();
+        var member = new RecordingMember(id);
+        var memberSide = RpcConnection.Create(memberPipe, options);
+        memberSide.AddService<IGroupMember>(member);
+        if (startMember)
+        {
+            memberSide.Start();
+        }
+
+        return new MemberPair(publisherSide, memberSide, member);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await MemberSide.DisposeAsync();
+        await PublisherSide.DisposeAsync();
+    }
+}
+
+public static class GroupAssert
+{
+    /// <summary>Asserts the ticks are strictly increasing: a gap is a counted drop, never a reordering or a duplicate.</summary>
+    public static void InOrder(long[] ticks)
+    {
+        for (var i = 1; i < ticks.Length; i++)
+        {
+            Assert.True(ticks[i] > ticks[i - 1], $"tick {ticks[i]} arrived after {ticks[i - 1]} (index {i})");
+        }
+    }
+
+    public static void All(long[] ticks, int count)
+    {
+        Assert.Equal(count, ticks.Length);
+        for (var i = 0; i < count; i++)
+        {
+            Assert.Equal(i, ticks[i]);
+        }
+    }
+
+    public static async Task EventuallyAsync(Func<bool> condition, CancellationToken cancellationToken)
+    {
+        while (!condition())
+        {
+            await Task.Delay(5, cancellationToken);
+        }
+    }
+}

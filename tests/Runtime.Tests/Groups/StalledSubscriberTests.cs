@@ -1,0 +1,155 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Runtime.InteropServices;
+using System.Threading.Tasks;
+using Rpc.Tests.Conformance;
+
+namespace Rpc.Tests.Groups;
+
+/// <summary>
+/// 32 members, one of them a real process stopped with SIGSTOP: the other 31 receive everything in order, the stopped
+/// one's queue and the publisher's memory stay bounded, and every message it misses is counted.
+/// The 31 are in-process connections over Unix sockets (32 processes would swamp a 2-core machine); the stopped one is
+/// the test host, which serves <see cref="ITestService"/> like the in-process members.
+/// </summary>
+public sealed class StalledSubscriberTests : TestBase
+{
+    private const int Signal_Stop = 19;
+    private const int Signal_Continue = 18;
+    private const int Capacity = 256;
+    private const int Running = 31;
+    private const int Messages = 2_000;
+    private const int Burst = 40_000;
+
+    [Fact]
+    public async Task ThirtyOneMembersGetEverythingWhileTheStoppedOneStaysBounded()
+    {
+        var name = $"stalled-{Guid.NewGuid():N}";
+        using var meter = new GroupMeterRecorder(name);
+        await using var host = await ServerProcess.StartAsync([TestEndpoints.Create("unix")], cancellationToken: TimeoutToken);
+        var endpoint = TestEndpoints.Create("unix");
+        var services = new ConcurrentQueue<TestService>();
+        await using var server = new RpcServer().AddService<ITestService>(_ =>
+        {
+            var service = new TestService();
+            services.Enqueue(service);
+            return service;
+        });
+        await server.ListenAsync(endpoint, TimeoutToken);
+
+        var clients = new List<RpcConnection>();
+        RpcConnection? stalled = null;
+        var stopped = false;
+        try
+        {
+            for (var i = 0; i < Running; i++)
+            {
+                clients.Add(await RpcConnection.ConnectAsync(endpoint, cancellationToken: TimeoutToken));
+            }
+
+            stalled = await RpcConnection.ConnectAsync(host.Endpoints[0], cancellationToken: TimeoutToken);
+            using var group = new RpcGroup<ITestService>(new RpcGroupOptions { Name = name, MemberQueueCapacity = Capacity });
+            foreach (var client in clients)
+            {
+                group.Add(client);
+            }
+
+            group.Add(stalled);
+            Assert.Equal(32, group.Count);
+            Assert.Equal(0, kill(host.ProcessId, Signal_Stop));
+            stopped = true;
+
+            var payload = new string('m', 500);
+            long maxDepth = 0;
+            for (var i = 0; i < Messages; i++)
+            {
+                // The application paces itself on the members that keep up, so only the stopped one overflows.
+                if (i % 32 == 0)
+                {
+                    while (clients.Any(c => group.TryGetStatistics(c, out var s) && s.QueueDepth > Capacity / 2))
+                    {
+                        await Task.Delay(1, TimeoutToken);
+                    }
+                }
+
+                group.All.Notify(Sequence(i, payload));
+                maxDepth = Math.Max(maxDepth, meter.Observe("rpc.group.queue.depth.max"));
+            }
+
+            // Then a burst to the stopped member alone, far more than its queue and connection buffers hold: an
+            // unbounded queue would keep ~40 MB here.
+            var before = GC.GetTotalMemory(forceFullCollection: true);
+            var only = group.Only(stalled);
+            var big = new string('b', 1000);
+            for (var i = Messages; i < Messages + Burst; i++)
+            {
+                only.Notify(Sequence(i, big));
+            }
+
+            var growth = GC.GetTotalMemory(forceFullCollection: true) - before;
+            Assert.True(growth < 16 * 1024 * 1024, $"memory grew by {growth} bytes while the stopped member was sent {Burst} messages");
+            Assert.True(group.TryGetStatistics(stalled, out var stalledStats));
+            Assert.InRange(stalledStats.QueueDepth, 0, Capacity);
+            Assert.InRange(maxDepth, 0, Capacity);
+            Assert.True(stalledStats.MessagesDropped >= Burst / 2, $"only {stalledStats.MessagesDropped} drops were counted");
+
+            Assert.Equal(Running, services.Count);
+            foreach (var service in services)
+            {
+                await GroupAssert.EventuallyAsync(() => service.GetNotificationsAsync().Result.Count == Messages, TimeoutToken);
+                Assert.Equal(Enumerable.Range(0, Messages), (await service.GetNotificationsAsync()).Select(ParseSequence));
+            }
+
+            // Resumed, the stopped member gets what was not dropped, newest included, in order; every gap was counted.
+            Assert.Equal(0, kill(host.ProcessId, Signal_Continue));
+            stopped = false;
+            const int Total = Messages + Burst;
+            await GroupAssert.EventuallyAsync(
+                () => group.TryGetStatistics(stalled, out stalledStats) && stalledStats.MessagesSent + stalledStats.MessagesDropped == Total,
+                TimeoutToken);
+            var proxy = stalled.CreateProxy<ITestService>();
+            IReadOnlyList<string> received = [];
+            while (received.Count < stalledStats.MessagesSent)
+            {
+                await Task.Delay(10, TimeoutToken);
+                received = await proxy.GetNotificationsAsync().WaitAsync(TimeoutToken);
+            }
+
+            var sequence = received.Select(ParseSequence).ToArray();
+            GroupAssert.InOrder(sequence.Select(s => (long)s).ToArray());
+            Assert.Equal(Total, sequence.Length + stalledStats.MessagesDropped);
+            Assert.Equal(Total - 1, sequence[^1]);
+            Assert.Equal(stalledStats.MessagesDropped, meter.Sum("rpc.group.messages.dropped", "drop_oldest"));
+        }
+        finally
+        {
+            if (stopped)
+            {
+                _ = kill(host.ProcessId, Signal_Continue);
+            }
+
+            if (stalled is not null)
+            {
+                await stalled.DisposeAsync();
+            }
+
+            foreach (var client in clients)
+            {
+                await client.DisposeAsync();
+            }
+        }
+    }
+
+    private static string Sequence(int i, string payload) => i.ToString("D8", CultureInfo.InvariantCulture) + payload;
+
+    private static int ParseSequence(string message) => int.Parse(message.AsSpan(0, 8), CultureInfo.InvariantCulture);
+
+    // DllImport, not LibraryImport: the generated marshalling needs unsafe code, which this project does not enable.
+    [DllImport("libc")]
+#pragma warning disable SYSLIB1054
+    private static extern int kill(int pid, int signal);
+#pragma warning restore SYSLIB1054
+}

@@ -1,0 +1,340 @@
+using System;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO;
+using System.Linq;
+using System.Runtime.Versioning;
+using System.Threading;
+using System.Threading.Tasks;
+using Rpc.Transports.Internal.SharedMemory;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Rpc.Transports.Tests.SharedMemory;
+
+/// <summary>Leaks (fds, threads, /dev/shm files), idle CPU, and a ping-pong sanity check (printed, not asserted).</summary>
+[SupportedOSPlatform("linux")]
+public sealed class SharedMemoryResourceTests(ITestOutputHelper output) : TestBase(TimeSpan.FromMinutes(3))
+{
+    private const int Warmup = 2_000;
+    private const int RoundTrips = 20_000;
+
+    [Fact]
+    public async Task ConnectEchoDisconnectCycles_ReturnFdsThreadsAndFilesToBaseline()
+    {
+        ShmTestSupport.EnsureRegistered();
+        await using var listener = await Bounded(RpcTransports.ListenAsync("shm://" + ShmTestSupport.UniqueName("c"), null, TimeoutToken));
+        await CycleAsync(listener, 20);
+        var baseline = await SettledAsync(int.MaxValue, int.MaxValue, int.MaxValue);
+        var baselineFds = FdTargets();
+
+        const int Cycles = 1000;
+        await CycleAsync(listener, Cycles);
+
+        var after = await SettledAsync(baseline.Fds, baseline.Threads + 4, baseline.Files);
+        var newFds = string.Join(", ", FdTargets().Except(baselineFds));
+        output.WriteLine($"baseline fds {baseline.Fds}, threads {baseline.Threads}, /dev/shm rpc files {baseline.Files}; after {Cycles} cycles: {after.Fds}, {after.Threads}, {after.Files}");
+        Assert.True(after.Fds <= baseline.Fds, $"file descriptors: {baseline.Fds} before, {after.Fds} after {Cycles} cycles; new: {newFds}");
+        Assert.True(after.Threads <= baseline.Threads + 4, $"threads: {baseline.Threads} before, {after.Threads} after {Cycles} cycles");
+        Assert.True(after.Files <= baseline.Files, $"/dev/shm rpc-* files: {baseline.Files} before, {after.Files} after {Cycles} cycles");
+    }
+
+    [Fact]
+    public async Task IdleConnections_CostAlmostNoCpu()
+    {
+        ShmTestSupport.EnsureRegistered();
+        const int Pairs = 10;
+        await using var listener = await Bounded(RpcTransports.ListenAsync("shm://" + ShmTestSupport.UniqueName("i"), null, TimeoutToken));
+        var connections = new TransportConnection[Pairs * 2];
+        for (var i = 0; i < Pairs; i++)
+        {
+            (connections[2 * i], connections[(2 * i) + 1]) = await ConnectPairAsync(listener);
+            await connections[2 * i].Transport.Output.WriteAsync(new byte[] { 1 }, TimeoutToken);
+            await ReadExactlyAsync(connections[(2 * i) + 1].Transport.Input, 1);
+        }
+
+        try
+        {
+            await Task.Delay(500, TimeoutToken);
+            var threadsBefore = ThreadCpuTicks();
+            var (cpuBefore, wallBefore) = (ProcessCpuSeconds(), Stopwatch.GetTimestamp());
+            await Task.Delay(5000, TimeoutToken);
+            var cpu = ProcessCpuSeconds() - cpuBefore;
+            var receiveThreadTicks = 0L;
+            var otherThreads = new System.Collections.Generic.List<string>();
+            foreach (var (id, (threadName, ticks)) in ThreadCpuTicks())
+            {
+                var delta = ticks - (threadsBefore.TryGetValue(id, out var before) ? before.Ticks : 0);
+                if (threadName.StartsWith("Rpc shm", StringComparison.Ordinal))
+                {
+                    receiveThreadTicks += delta;
+                }
+                else if (delta > 0)
+                {
+                    otherThreads.Add($"{threadName}={delta * 10} ms");
+                }
+            }
+
+            output.WriteLine($"receive threads together: {receiveThreadTicks * 10} ms CPU; other threads: {string.Join(", ", otherThreads)}");
+            var wall = Stopwatch.GetElapsedTime(wallBefore).TotalSeconds;
+            var percent = 100 * cpu / wall;
+            output.WriteLine(FormattableString.Invariant(
+                $"idle: {Pairs} connections ({Pairs * 2} receive threads) for {wall:F1} s: whole test process {percent:F2}% of one core ({cpu * 1000:F0} ms CPU), at most {percent / Pairs:F3}% per connection"));
+            var receivePercent = 100 * receiveThreadTicks / 100.0 / wall;
+            output.WriteLine(FormattableString.Invariant($"idle receive threads: {receivePercent:F2}% of one core for {Pairs} connections (tick resolution 10 ms)"));
+            Assert.True(receivePercent < 5, $"{Pairs} idle connections' receive threads cost {receivePercent:F1}% of a core: something spins");
+        }
+        finally
+        {
+            foreach (var connection in connections)
+            {
+                await connection.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task PingPong_TransportVersusRingFloor()
+    {
+        ShmTestSupport.EnsureRegistered();
+        var name = ShmTestSupport.UniqueName("p");
+        using var peer = await PeerProcess.StartAsync("echo-server", name, TimeoutToken);
+        for (var run = 0; run < 3; run++)
+        {
+            var floor = RingFloorRoundTrip();
+            var inProcess = await TransportRoundTripAsync(inProcessEcho: true, name);
+            var twoProcesses = await TransportRoundTripAsync(inProcessEcho: false, name);
+            output.WriteLine(FormattableString.Invariant(
+                $"run {run}: ring floor (spin+futex, two threads) {floor.P50:F2} µs p50 / {floor.Mean:F2} mean | transport in-process {inProcess.P50:F2} µs p50 / {inProcess.Mean:F2} mean ({inProcess.P50 / floor.P50:F2}x) | transport two processes {twoProcesses.P50:F2} µs p50 / {twoProcesses.Mean:F2} mean ({twoProcesses.P50 / floor.P50:F2}x)"));
+        }
+    }
+
+    private async Task CycleAsync(TransportListener listener, int cycles)
+    {
+        for (var i = 0; i < cycles; i++)
+        {
+            var (client, server) = await ConnectPairAsync(listener);
+            await client.Transport.Output.WriteAsync(new byte[] { 1, 2, 3 }, TimeoutToken);
+            await ReadExactlyAsync(server.Transport.Input, 3);
+            await server.Transport.Output.WriteAsync(new byte[] { 4 }, TimeoutToken);
+            await ReadExactlyAsync(client.Transport.Input, 1);
+            await Bounded(Task.WhenAll(client.DisposeAsync().AsTask(), server.DisposeAsync().AsTask()));
+        }
+    }
+
+    /// <summary>Open descriptors, except assemblies the runtime maps lazily (they stay open for the process's life).</summary>
+    private static string[] FdTargets() =>
+        Directory.GetFileSystemEntries("/proc/self/fd")
+            .Select(fd => new FileInfo(fd).LinkTarget ?? "?")
+            .Where(target => !target.EndsWith(".dll", StringComparison.Ordinal))
+            .ToArray();
+
+    private async Task<(int Fds, int Threads, int Files)> SettledAsync(int fdTarget, int threadTarget, int fileTarget)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        while (true)
+        {
+            // Process objects and streams of earlier tests' peers close their pipes only when finalized.
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            var fds = FdTargets().Length;
+            var threads = Directory.GetFileSystemEntries("/proc/self/task").Length;
+            var files = ShmTestSupport.DevShmRpcFileCount();
+            if ((fds <= fdTarget && threads <= threadTarget && files <= fileTarget) || stopwatch.Elapsed > TimeSpan.FromSeconds(5))
+            {
+                return (fds, threads, files);
+            }
+
+            await Task.Delay(50, TimeoutToken);
+        }
+    }
+
+    /// <summary>utime + stime (ticks) and name of every thread of this process.</summary>
+    private static System.Collections.Generic.Dictionary<string, (string Name, long Ticks)> ThreadCpuTicks()
+    {
+        var result = new System.Collections.Generic.Dictionary<string, (string, long)>();
+        foreach (var task in Directory.GetDirectories("/proc/self/task"))
+        {
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(task, "stat"));
+                var threadName = stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')];
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                result[Path.GetFileName(task)] = (threadName, long.Parse(fields[14 - 3], CultureInfo.InvariantCulture) + long.Parse(fields[15 - 3], CultureInfo.InvariantCulture));
+            }
+            catch (IOException)
+            {
+            }
+        }
+
+        return result;
+    }
+
+    private static double ProcessCpuSeconds()
+    {
+        var stat = File.ReadAllText("/proc/self/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var ticks = long.Parse(fields[14 - 3], CultureInfo.InvariantCulture) + long.Parse(fields[15 - 3], CultureInfo.InvariantCulture);
+        return ticks / 100.0; // USER_HZ is 100 on Linux
+    }
+
+    /// <summary>The same rings and wait protocol with no pipes: the floor this transport can reach on this machine now.</summary>
+    private static (double P50, double Mean) RingFloorRoundTrip()
+    {
+        using var segment = SharedMemorySegment.Create(SharedMemoryName.Directory, SharedMemoryName.SegmentPrefix(ShmTestSupport.UniqueName("floor")), 1 << 16);
+        segment.Unlink();
+        var pingOut = segment.Ring(0);
+        var pingIn = segment.Ring(0);
+        var pongOut = segment.Ring(1);
+        var pongIn = segment.Ring(1);
+        var spinTicks = Stopwatch.Frequency * SharedMemoryConnection.SpinMicroseconds / 1_000_000;
+        var stop = false;
+        var echo = new Thread(() =>
+        {
+            var buffer = new byte[4];
+            while (!Volatile.Read(ref stop))
+            {
+                if (!Wait(pingIn, spinTicks, ref stop))
+                {
+                    break;
+                }
+
+                var n = pingIn.Read(buffer);
+                pongOut.Write(buffer.AsSpan(0, n));
+            }
+        }) { IsBackground = true };
+        echo.Start();
+
+        var message = new byte[4];
+        var samples = new double[RoundTrips];
+        for (var i = 0; i < Warmup + RoundTrips; i++)
+        {
+            var start = Stopwatch.GetTimestamp();
+            pingOut.Write(message);
+            var got = 0;
+            while (got < 4)
+            {
+                Wait(pongIn, spinTicks, ref stop);
+                got += pongIn.Read(message.AsSpan(got));
+            }
+
+            if (i >= Warmup)
+            {
+                samples[i - Warmup] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+            }
+        }
+
+        Volatile.Write(ref stop, true);
+        pingIn.WakeAll();
+        echo.Join(TimeSpan.FromSeconds(5));
+        return Summarize(samples);
+    }
+
+    private static bool Wait(SpscRing ring, long spinTicks, ref bool stop)
+    {
+        if (ring.SpinForData(spinTicks))
+        {
+            return true;
+        }
+
+        while (!Volatile.Read(ref stop))
+        {
+            var signal = ring.PrepareDataWait();
+            if (ring.Available() != 0)
+            {
+                ring.EndDataWait();
+                return true;
+            }
+
+            ring.SleepForData(signal, 100);
+            if (ring.Available() != 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private async Task<(double P50, double Mean)> TransportRoundTripAsync(bool inProcessEcho, string peerName)
+    {
+        TransportListener? listener = null;
+        TransportConnection? server = null;
+        TransportConnection client;
+        Task echo = Task.CompletedTask;
+        if (inProcessEcho)
+        {
+            listener = await Bounded(RpcTransports.ListenAsync("shm://" + ShmTestSupport.UniqueName("pp"), null, TimeoutToken));
+            (client, server) = await ConnectPairAsync(listener);
+            echo = EchoAsync(server.Transport, CancellationToken.None);
+        }
+        else
+        {
+            client = await Bounded(RpcTransports.ConnectAsync("shm://" + peerName, null, TimeoutToken));
+        }
+
+        try
+        {
+            // Runs on the client's receive thread after the first await, like the runtime's loops.
+            return await Task.Run(async () =>
+            {
+                var input = client.Transport.Input;
+                var pipeOutput = client.Transport.Output;
+                var samples = new double[RoundTrips];
+                var message = new byte[4];
+                for (var i = 0; i < Warmup + RoundTrips; i++)
+                {
+                    var start = Stopwatch.GetTimestamp();
+                    message.CopyTo(pipeOutput.GetSpan(4));
+                    pipeOutput.Advance(4);
+                    await pipeOutput.FlushAsync();
+                    while (true)
+                    {
+                        var result = await input.ReadAsync();
+                        if (result.Buffer.Length >= 4)
+                        {
+                            input.AdvanceTo(result.Buffer.GetPosition(4));
+                            break;
+                        }
+
+                        input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+                    }
+
+                    if (i >= Warmup)
+                    {
+                        samples[i - Warmup] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+                    }
+                }
+
+                return Summarize(samples);
+            }).WaitAsync(TimeoutToken);
+        }
+        finally
+        {
+            await client.Transport.Output.CompleteAsync();
+            await Bounded(echo);
+            await client.DisposeAsync();
+            if (server is not null)
+            {
+                await server.DisposeAsync();
+            }
+
+            if (listener is not null)
+            {
+                await listener.DisposeAsync();
+            }
+        }
+    }
+
+    private static (double P50, double Mean) Summarize(double[] samples)
+    {
+        var mean = 0.0;
+        foreach (var sample in samples)
+        {
+            mean += sample;
+        }
+
+        Array.Sort(samples);
+        return (samples[samples.Length / 2], mean / samples.Length);
+    }
+}
