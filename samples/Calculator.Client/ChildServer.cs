@@ -22,9 +22,24 @@ internal sealed class ChildServer : IAsyncDisposable
 
     public int ProcessId => _process.Id;
 
+    /// <summary>Gets the command that runs the server: the native executable of an AOT build, else the managed assembly.</summary>
+    public static (string FileName, IReadOnlyList<string> Arguments) Command(string? serverPath)
+    {
+        serverPath ??= File.Exists(Path.Combine(AppContext.BaseDirectory, "Calculator.Server.dll"))
+            ? Path.Combine(AppContext.BaseDirectory, "Calculator.Server.dll")
+            : Path.Combine(AppContext.BaseDirectory, "Calculator.Server");
+        return serverPath.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) ? ("dotnet", [serverPath]) : (serverPath, []);
+    }
+
     public static async Task<ChildServer> StartAsync(string? serverPath, IReadOnlyList<string> endpoints)
     {
-        var start = CreateStartInfo(serverPath);
+        var (fileName, arguments) = Command(serverPath);
+        var start = new ProcessStartInfo(fileName);
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
         foreach (var endpoint in endpoints)
         {
             start.ArgumentList.Add("--endpoint");
@@ -70,21 +85,5 @@ internal sealed class ChildServer : IAsyncDisposable
 
         _process.Dispose();
         return default;
-    }
-
-    /// <summary>Finds the server beside the demo: the native executable of an AOT build, else the managed assembly.</summary>
-    private static ProcessStartInfo CreateStartInfo(string? serverPath)
-    {
-        serverPath ??= File.Exists(Path.Combine(AppContext.BaseDirectory, "Calculator.Server.dll"))
-            ? Path.Combine(AppContext.BaseDirectory, "Calculator.Server.dll")
-            : Path.Combine(AppContext.BaseDirectory, "Calculator.Server");
-        if (serverPath.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
-        {
-            var start = new ProcessStartInfo("dotnet");
-            start.ArgumentList.Add(serverPath);
-            return start;
-        }
-
-        return new ProcessStartInfo(serverPath);
     }
 }

@@ -8,8 +8,10 @@ using Calculator;
 using Rpc;
 
 // The demo. Usage: Calculator.Client [--server <path to Calculator.Server(.dll)>] [--endpoint <endpoint> --format binary|json]
-// Without --endpoint it starts the server as a child process on a Unix socket and a TCP port, then shows calls over
-// both, a streamed result, a cancelled call and a remote exception. It exits non-zero if anything is not as expected.
+// Without --endpoint it starts the server as a child process listening on a Unix socket, TCP, a named pipe and shared
+// memory, and shows the same calls over each (a streamed result, a cancelled call and a remote exception over the first),
+// then starts a second server as an RpcChildProcess connected over anonymous pipes. It exits non-zero if anything is
+// not as expected.
 string? serverPath = null;
 string? endpoint = null;
 var protocol = RpcProtocol.Binary;
@@ -35,25 +37,49 @@ for (var i = 0; i < args.Length; i++)
 var options = new RpcConnectionOptions { Protocol = protocol };
 if (endpoint is not null)
 {
-    await RunDemoAsync(endpoint, options, showEverything: true);
+    await RunOverEndpointAsync(endpoint, options, showEverything: true);
     return 0;
 }
 
-var socketPath = Path.Combine(Path.GetTempPath(), $"rpc-calc-{Environment.ProcessId}.sock");
-await using var server = await ChildServer.StartAsync(serverPath, [$"unix://{socketPath}", "tcp://127.0.0.1:0"]);
+// One server process, four transports: the endpoint string is the only difference the client sees.
+var name = $"rpc-calc-{Environment.ProcessId}";
+await using var server = await ChildServer.StartAsync(
+    serverPath,
+    [$"unix://{Path.Combine(Path.GetTempPath(), name + ".sock")}", "tcp://127.0.0.1:0", $"pipe://{name}", $"shm://{name}"]);
 Console.WriteLine($"started server process {server.ProcessId}");
-await RunDemoAsync(server.Endpoints[0], options, showEverything: true);
-await RunDemoAsync(server.Endpoints[1], options, showEverything: false);
+for (var i = 0; i < server.Endpoints.Count; i++)
+{
+    await RunOverEndpointAsync(server.Endpoints[i], options, showEverything: i == 0);
+}
+
 var exitCode = await server.StopAsync();
 Console.WriteLine($"server exited with code {exitCode}");
+
+// Python's Process + Pipe, typed: the child serves ICalculator over two inherited anonymous pipes.
+var (fileName, arguments) = ChildServer.Command(serverPath);
+var childOptions = new RpcChildProcessOptions { FileName = fileName, Connection = options };
+foreach (var argument in arguments.Append("--serve-parent"))
+{
+    childOptions.Arguments.Add(argument);
+}
+
+await using (var child = await RpcChildProcess.StartAsync<ICalculator>(childOptions))
+{
+    await RunDemoAsync($"child process {child.ProcessId} over anonymous pipes", child.Proxy, showEverything: false);
+}
+
 return exitCode;
 
-static async Task RunDemoAsync(string endpoint, RpcConnectionOptions options, bool showEverything)
+static async Task RunOverEndpointAsync(string endpoint, RpcConnectionOptions options, bool showEverything)
+{
+    await using var connection = await RpcConnection.ConnectAsync(endpoint, options);
+    await RunDemoAsync(endpoint, connection.CreateProxy<ICalculator>(), showEverything);
+}
+
+static async Task RunDemoAsync(string label, ICalculator calculator, bool showEverything)
 {
     Console.WriteLine();
-    Console.WriteLine($"== {endpoint} ==");
-    await using var connection = await RpcConnection.ConnectAsync(endpoint, options);
-    var calculator = connection.CreateProxy<ICalculator>();
+    Console.WriteLine($"== {label} ==");
 
     var sum = await calculator.AddAsync(40, 2);
     Expect(sum == 42, $"AddAsync(40, 2) = {sum}");

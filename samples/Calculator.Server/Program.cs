@@ -6,6 +6,7 @@ using Calculator;
 using Rpc;
 
 // Usage: Calculator.Server --endpoint unix:///tmp/calc.sock [--endpoint tcp://127.0.0.1:5000] [--format binary|json]
+//        Calculator.Server --serve-parent   (as a child started with RpcChildProcess)
 // Prints "listening on <endpoint>" for each endpoint, then serves until Ctrl+C, SIGTERM, or its stdin closes when
 // started with --stop-on-stdin-close (how the demo client runs it, so a crashed parent never leaves it behind).
 var endpoints = new List<string>();
@@ -29,6 +30,10 @@ for (var i = 0; i < args.Length; i++)
         case "--stop-on-stdin-close":
             stopOnStdinClose = true;
             break;
+        case "--serve-parent":
+            // Started by RpcChildProcess: serve the parent over the inherited pipes until it goes away.
+            await RpcChildProcess.ServeParentAsync<ICalculator>(new CalculatorService());
+            return 0;
         default:
             Console.Error.WriteLine("usage: Calculator.Server --endpoint <unix:///path|tcp://host:port>... [--format binary|json] [--stop-on-stdin-close]");
             return 2;

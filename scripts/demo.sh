@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The demo: the calculator over every transport (Unix socket, TCP, named pipe, shared memory, a child process), then
+# broadcast to subscriber processes (Ticker), then a work queue with worker processes, one of them killed (WorkQueue).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+for sample in Calculator.Client Ticker WorkQueue; do
+  dotnet build -c Release "samples/$sample" -nologo -v quiet
+done
+echo "### Calculator: one contract, every transport"
+dotnet run -c Release --no-build --project samples/Calculator.Client
+echo
+echo "### Ticker: typed broadcast to subscriber processes"
+dotnet run -c Release --no-build --project samples/Ticker -- demo
+echo
+echo "### WorkQueue: each job to exactly one worker process"
+dotnet run -c Release --no-build --project samples/WorkQueue -- demo
