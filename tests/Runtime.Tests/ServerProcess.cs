@@ -27,7 +27,7 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
-    public static async Task<ServerProcess> StartAsync(IEnumerable<string> endpoints, string protocol = "binary", CancellationToken cancellationToken = default)
+    public static async Task<ServerProcess> StartAsync(IEnumerable<string> endpoints, string protocol = "binary", IEnumerable<string>? arguments = null, CancellationToken cancellationToken = default)
     {
         var host = Path.Combine(AppContext.BaseDirectory, "Rpc.TestHost.dll");
         var start = new ProcessStartInfo("dotnet")
@@ -40,6 +40,11 @@ public sealed class ServerProcess : IAsyncDisposable
         start.ArgumentList.Add(host);
         start.ArgumentList.Add("--protocol");
         start.ArgumentList.Add(protocol);
+        foreach (var argument in arguments ?? [])
+        {
+            start.ArgumentList.Add(argument);
+        }
+
         var count = 0;
         foreach (var endpoint in endpoints)
         {

@@ -4,7 +4,7 @@ using System.Threading.Tasks;
 using Rpc;
 using Rpc.Tests;
 
-// Usage: Rpc.TestHost --endpoint <endpoint> [--endpoint <endpoint>…] [--protocol binary|json] [--stack-traces]
+// Usage: Rpc.TestHost --endpoint <endpoint> [--endpoint <endpoint>…] [--protocol binary|json] [--stack-traces] [--tls-pfx <file>]
 // Prints "READY <bound endpoint>" per endpoint, then serves until stdin closes or the process is killed.
 var options = new RpcServerOptions();
 var endpoints = new System.Collections.Generic.List<string>();
@@ -20,6 +20,13 @@ for (var i = 0; i < args.Length; i++)
             break;
         case "--stack-traces":
             options.Connection.IncludeExceptionStackTraces = true;
+            break;
+        case "--tls-pfx":
+            // A PKCS#12 file with the server certificate and key, for tls:// endpoints (the tests make a private CA).
+            options.Connection.Transport.Tls = new Rpc.Transports.TlsOptions
+            {
+                ServerCertificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(args[++i], password: null),
+            };
             break;
         default:
             Console.Error.WriteLine($"unknown argument {args[i]}");

@@ -36,7 +36,7 @@ public sealed class ConformanceTests : TestBase
     public async Task Calls_records_and_remote_exceptions(string transport, RpcProtocol protocol)
     {
         await using var server = await StartServerAsync(transport, protocol);
-        await using var connection = await ConnectAsync(server.Endpoints[0], protocol);
+        await using var connection = await ConnectAsync(server.Endpoints[0], transport, protocol);
         var service = connection.CreateProxy<ITestService>();
 
         Assert.Equal(server.ProcessId, await service.GetProcessIdAsync().WaitAsync(TimeoutToken));
@@ -61,7 +61,7 @@ public sealed class ConformanceTests : TestBase
     public async Task A_thousand_calls_in_flight(string transport, RpcProtocol protocol)
     {
         await using var server = await StartServerAsync(transport, protocol);
-        await using var connection = await ConnectAsync(server.Endpoints[0], protocol);
+        await using var connection = await ConnectAsync(server.Endpoints[0], transport, protocol);
         var service = connection.CreateProxy<ITestService>();
 
         var results = await Task.WhenAll(Enumerable.Range(0, 1000).Select(i => service.AddAsync(i, 1))).WaitAsync(TimeoutToken);
@@ -74,7 +74,7 @@ public sealed class ConformanceTests : TestBase
     public async Task Streams_and_callbacks(string transport, RpcProtocol protocol)
     {
         await using var server = await StartServerAsync(transport, protocol);
-        await using var connection = await ConnectAsync(server.Endpoints[0], protocol, c => c.AddService<ICallback>(new TriplingCallback()));
+        await using var connection = await ConnectAsync(server.Endpoints[0], transport, protocol, c => c.AddService<ICallback>(new TriplingCallback()));
         var service = connection.CreateProxy<ITestService>();
 
         var items = new List<int>();
@@ -92,7 +92,7 @@ public sealed class ConformanceTests : TestBase
     public async Task Cancellation_reaches_the_server(string transport, RpcProtocol protocol)
     {
         await using var server = await StartServerAsync(transport, protocol);
-        await using var connection = await ConnectAsync(server.Endpoints[0], protocol);
+        await using var connection = await ConnectAsync(server.Endpoints[0], transport, protocol);
         var service = connection.CreateProxy<ITestService>();
         using var cancellation = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
 
@@ -109,7 +109,7 @@ public sealed class ConformanceTests : TestBase
     public async Task Sixteen_MiB_payloads(string transport, RpcProtocol protocol)
     {
         await using var server = await StartServerAsync(transport, protocol);
-        await using var connection = await ConnectAsync(server.Endpoints[0], protocol);
+        await using var connection = await ConnectAsync(server.Endpoints[0], transport, protocol);
         var expected = new byte[16 * 1024 * 1024];
         new Random(7).NextBytes(expected);
 
@@ -123,7 +123,7 @@ public sealed class ConformanceTests : TestBase
     public async Task Many_clients_at_once(string transport, RpcProtocol protocol)
     {
         await using var server = await StartServerAsync(transport, protocol);
-        var connections = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => ConnectAsync(server.Endpoints[0], protocol)));
+        var connections = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => ConnectAsync(server.Endpoints[0], transport, protocol)));
         try
         {
             var sums = await Task.WhenAll(connections.Select((c, i) => SumManyAsync(c.CreateProxy<ITestService>(), i))).WaitAsync(TimeoutToken);
@@ -144,7 +144,7 @@ public sealed class ConformanceTests : TestBase
     public async Task A_killed_server_fails_pending_calls_promptly(string transport, RpcProtocol protocol)
     {
         await using var server = await StartServerAsync(transport, protocol);
-        await using var connection = await ConnectAsync(server.Endpoints[0], protocol);
+        await using var connection = await ConnectAsync(server.Endpoints[0], transport, protocol);
         var service = connection.CreateProxy<ITestService>();
         var pending = Enumerable.Range(0, 10).Select(_ => service.SleepAsync(60_000)).ToArray();
         await service.AddAsync(1, 1).WaitAsync(TimeoutToken);
@@ -169,17 +169,17 @@ public sealed class ConformanceTests : TestBase
     public async Task A_client_reconnects_after_the_server_restarts(string transport, RpcProtocol protocol)
     {
         var endpoint = TestEndpoints.Create(transport, fixedPort: true);
-        await using (var first = await ServerProcess.StartAsync([endpoint], ProtocolArgument(protocol), TimeoutToken))
+        await using (var first = await ServerProcess.StartAsync([endpoint], ProtocolArgument(protocol), TestEndpoints.HostArguments(transport), TimeoutToken))
         {
-            await using var connection = await ConnectAsync(first.Endpoints[0], protocol);
+            await using var connection = await ConnectAsync(first.Endpoints[0], transport, protocol);
             Assert.Equal(2, await connection.CreateProxy<ITestService>().AddAsync(1, 1).WaitAsync(TimeoutToken));
             first.Kill();
             await connection.Completion.WaitAsync(TimeoutToken);
         }
 
         // A killed server leaves its endpoint behind (a socket file, a TIME_WAIT port); the new one takes it over.
-        await using var second = await ServerProcess.StartAsync([endpoint], ProtocolArgument(protocol), TimeoutToken);
-        await using var reconnected = await ConnectAsync(second.Endpoints[0], protocol);
+        await using var second = await ServerProcess.StartAsync([endpoint], ProtocolArgument(protocol), TestEndpoints.HostArguments(transport), TimeoutToken);
+        await using var reconnected = await ConnectAsync(second.Endpoints[0], transport, protocol);
         Assert.Equal(4, await reconnected.CreateProxy<ITestService>().AddAsync(2, 2).WaitAsync(TimeoutToken));
     }
 
@@ -188,7 +188,7 @@ public sealed class ConformanceTests : TestBase
     public async Task Garbage_and_truncated_frames_never_hurt_other_clients(string transport, RpcProtocol protocol)
     {
         await using var server = await StartServerAsync(transport, protocol);
-        await using var healthy = await ConnectAsync(server.Endpoints[0], protocol);
+        await using var healthy = await ConnectAsync(server.Endpoints[0], transport, protocol);
         var service = healthy.CreateProxy<ITestService>();
         var running = service.SleepAsync(300);
 
@@ -197,7 +197,7 @@ public sealed class ConformanceTests : TestBase
             : [Encoding.ASCII.GetBytes("Content-Length: 2147483647\r\n\r\n{"), Encoding.ASCII.GetBytes("Content-Length: abc\r\n\r\n"), Encoding.ASCII.GetBytes("Content-Length: 500\r\n\r\n{\"jsonrpc\":")];
         foreach (var attack in attacks)
         {
-            await using var raw = await RpcTransports.ConnectAsync(server.Endpoints[0], cancellationToken: TimeoutToken);
+            await using var raw = await RpcTransports.ConnectAsync(server.Endpoints[0], TestEndpoints.ClientTransport(transport), TimeoutToken);
             await raw.Transport.Output.WriteAsync(attack, TimeoutToken);
             await raw.Transport.Output.CompleteAsync();
 
@@ -229,10 +229,10 @@ public sealed class ConformanceTests : TestBase
     [MemberData(nameof(Matrix))]
     public async Task Graceful_shutdown_finishes_running_calls(string transport, RpcProtocol protocol)
     {
-        var server = new RpcServer(new RpcServerOptions { ShutdownTimeout = TimeSpan.FromSeconds(10), Connection = { Protocol = protocol } })
+        var server = new RpcServer(new RpcServerOptions { ShutdownTimeout = TimeSpan.FromSeconds(10), Connection = { Protocol = protocol, Transport = TestEndpoints.ServerTransport(transport) } })
             .AddService<ITestService>(new TestService());
         var endpoint = await server.ListenAsync(TestEndpoints.Create(transport), TimeoutToken);
-        await using var connection = await ConnectAsync(endpoint, protocol);
+        await using var connection = await ConnectAsync(endpoint, transport, protocol);
         var service = connection.CreateProxy<ITestService>();
         var running = service.SleepAsync(500);
         while (server.Connections.Sum(c => c.Protocol.IncomingCallsInFlight) == 0)
@@ -248,10 +248,10 @@ public sealed class ConformanceTests : TestBase
     }
 
     private Task<ServerProcess> StartServerAsync(string transport, RpcProtocol protocol) =>
-        ServerProcess.StartAsync([TestEndpoints.Create(transport)], ProtocolArgument(protocol), TimeoutToken);
+        ServerProcess.StartAsync([TestEndpoints.Create(transport)], ProtocolArgument(protocol), TestEndpoints.HostArguments(transport), TimeoutToken);
 
-    private Task<RpcConnection> ConnectAsync(string endpoint, RpcProtocol protocol, Action<RpcConnection>? configure = null) =>
-        RpcConnection.ConnectAsync(endpoint, configure, new RpcConnectionOptions { Protocol = protocol }, TimeoutToken);
+    private Task<RpcConnection> ConnectAsync(string endpoint, string transport, RpcProtocol protocol, Action<RpcConnection>? configure = null) =>
+        RpcConnection.ConnectAsync(endpoint, configure, new RpcConnectionOptions { Protocol = protocol, Transport = TestEndpoints.ClientTransport(transport) }, TimeoutToken);
 
     private static string ProtocolArgument(RpcProtocol protocol) => protocol == RpcProtocol.JsonRpc ? "json" : "binary";
 

@@ -13,27 +13,27 @@ public sealed class ResourceTests : TestBase
     [MemberData(nameof(ConformanceTests.Matrix), MemberType = typeof(ConformanceTests))]
     public async Task Resources_return_to_baseline_after_many_connections(string transport, RpcProtocol protocol)
     {
-        await using var server = new RpcServer(new RpcServerOptions { Connection = { Protocol = protocol } })
+        await using var server = new RpcServer(new RpcServerOptions { Connection = { Protocol = protocol, Transport = TestEndpoints.ServerTransport(transport) } })
             .AddService<ITestService>(new TestService());
         var endpoint = await server.ListenAsync(TestEndpoints.Create(transport), TimeoutToken);
         var cycles = protocol == RpcProtocol.Binary ? 1000 : 300;
 
         // Warm up so lazily created process-wide resources (thread pool threads, epoll) are in the baseline.
-        await CycleAsync(endpoint, protocol, 20);
+        await CycleAsync(endpoint, transport, protocol, 20);
         await WaitForServerConnectionsAsync(server, 0);
         var baseline = ResourceCounts.Take();
 
-        await CycleAsync(endpoint, protocol, cycles);
+        await CycleAsync(endpoint, transport, protocol, cycles);
         await WaitForServerConnectionsAsync(server, 0);
 
         await ResourceCounts.WaitUntilBackToAsync(baseline, TimeoutToken);
     }
 
-    private async Task CycleAsync(string endpoint, RpcProtocol protocol, int cycles)
+    private async Task CycleAsync(string endpoint, string transport, RpcProtocol protocol, int cycles)
     {
         for (var i = 0; i < cycles; i++)
         {
-            await using var connection = await ConnectAsync(endpoint, protocol);
+            await using var connection = await ConnectAsync(endpoint, transport, protocol);
             Assert.Equal(i + 1, await connection.CreateProxy<ITestService>().AddAsync(i, 1).WaitAsync(TimeoutToken));
         }
     }
@@ -46,8 +46,8 @@ public sealed class ResourceTests : TestBase
         }
     }
 
-    private Task<RpcConnection> ConnectAsync(string endpoint, RpcProtocol protocol) =>
-        RpcConnection.ConnectAsync(endpoint, new RpcConnectionOptions { Protocol = protocol }, TimeoutToken);
+    private Task<RpcConnection> ConnectAsync(string endpoint, string transport, RpcProtocol protocol) =>
+        RpcConnection.ConnectAsync(endpoint, new RpcConnectionOptions { Protocol = protocol, Transport = TestEndpoints.ClientTransport(transport) }, TimeoutToken);
 }
 
 [CollectionDefinition(Name, DisableParallelization = true)]

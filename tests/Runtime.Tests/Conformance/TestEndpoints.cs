@@ -3,13 +3,22 @@ using System.Collections.Generic;
 using System.IO;
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using Rpc.Transports;
 
 namespace Rpc.Tests.Conformance;
 
 /// <summary>Fresh endpoints per transport, so tests never collide.</summary>
 public static class TestEndpoints
 {
-    public static IReadOnlyList<string> Transports { get; } = ["unix", "tcp", "pipe", "shm"];
+    public static IReadOnlyList<string> Transports { get; } = ["unix", "tcp", "tls", "pipe", "shm"];
+
+    private static readonly Lazy<string> ServerPfx = new(() =>
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"rpc-tls-{Environment.ProcessId}.pfx");
+        File.WriteAllBytes(path, Tls.TestCertificates.Server.Export(X509ContentType.Pkcs12));
+        return path;
+    });
 
     /// <param name="transport">A name from <see cref="Transports"/>.</param>
     /// <param name="fixedPort">For TCP, a concrete free port instead of 0, so a restarted server binds the same endpoint.</param>
@@ -17,10 +26,23 @@ public static class TestEndpoints
     {
         "unix" => $"unix://{Path.Combine(Path.GetTempPath(), $"rpc-test-{Guid.NewGuid():N}.sock")}",
         "tcp" => $"tcp://127.0.0.1:{(fixedPort ? FreePort() : 0)}",
+        "tls" => $"tls://127.0.0.1:{(fixedPort ? FreePort() : 0)}",
         "pipe" => $"pipe://rpc-test-{Guid.NewGuid():N}",
         "shm" => $"shm://rpc-test-{Guid.NewGuid():N}",
         _ => throw new ArgumentOutOfRangeException(nameof(transport), transport, "Unknown transport."),
     };
+
+    /// <summary>Gets the settings a client of <paramref name="transport"/> needs (for TLS: trust in the tests' private CA).</summary>
+    public static TransportOptions ClientTransport(string transport) =>
+        new() { Tls = transport == "tls" ? Tls.TestCertificates.ClientOptions() : null };
+
+    /// <summary>Gets the settings an in-process server on <paramref name="transport"/> needs (for TLS: its certificate).</summary>
+    public static TransportOptions ServerTransport(string transport) =>
+        new() { Tls = transport == "tls" ? Tls.TestCertificates.ServerOptions() : null };
+
+    /// <summary>Gets the test host's arguments for <paramref name="transport"/> (for TLS: its certificate, as a file).</summary>
+    public static IReadOnlyList<string> HostArguments(string transport) =>
+        transport == "tls" ? ["--tls-pfx", ServerPfx.Value] : [];
 
     private static int FreePort()
     {

@@ -18,7 +18,7 @@ public sealed class PythonInteropTests : TestBase
     {
         var script = FindScript();
         var endpoint = $"unix://{Path.Combine(Path.GetTempPath(), $"rpc-py-{Guid.NewGuid():N}.sock")}";
-        await using var server = await ServerProcess.StartAsync([endpoint], "json", TimeoutToken);
+        await using var server = await ServerProcess.StartAsync([endpoint], "json", cancellationToken: TimeoutToken);
 
         var output = await RunPythonAsync(script, server.Endpoints[0]["unix://".Length..]);
 
