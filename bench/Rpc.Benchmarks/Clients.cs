@@ -2,6 +2,7 @@ using System;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.IO;
+using System.IO.Pipes;
 using System.Net.Http;
 using System.Net.Sockets;
 using System.Threading;
@@ -27,6 +28,9 @@ internal abstract class BenchClient : IAsyncDisposable
 
     public abstract ValueTask DisposeAsync();
 
+    /// <summary>Gets the server's pid when this client started the server itself (child-process rows), else <see langword="null"/>.</summary>
+    public virtual int? ServerProcessId => null;
+
     protected static void CheckSum(int actual, int i)
     {
         if (actual != i + 1)
@@ -45,20 +49,41 @@ internal abstract class BenchClient : IAsyncDisposable
     }
 }
 
-/// <summary>The floor: blocking sends and receives on one socket, no framing library, buffers reused.</summary>
+/// <summary>The floor: blocking sends and receives on one channel (socket, pipe, shared memory), no framing library, buffers reused.</summary>
 internal sealed class RawClient : BenchClient
 {
-    private readonly Socket _socket;
+    private readonly IRawChannel _socket;
+    private readonly IDisposable? _owner;
     private byte[] _echoRequest = [];
     private byte[] _echoReply = [];
 
-    public RawClient(string endpoint)
+    public RawClient(IRawChannel channel, IDisposable? owner = null)
     {
-        _socket = BenchSockets.Connect(endpoint);
+        _socket = channel;
+        _owner = owner;
+    }
+
+    /// <summary>Connects to a raw server by endpoint: <c>unix://</c>, <c>tcp://</c>, <c>pipe://name</c> (named pipe stream) or <c>shm-floor:path</c>.</summary>
+    public static RawClient Connect(string endpoint)
+    {
+        if (endpoint.StartsWith("pipe://", StringComparison.Ordinal))
+        {
+            var pipe = new NamedPipeClientStream(".", endpoint["pipe://".Length..], PipeDirection.InOut, PipeOptions.None);
+            pipe.Connect(30_000);
+            return new RawClient(new StreamChannel(pipe, pipe));
+        }
+
+        if (endpoint.StartsWith(BenchSockets.ShmFloorScheme, StringComparison.Ordinal))
+        {
+            return new RawClient(SharedMemoryChannel.Connect(endpoint[BenchSockets.ShmFloorScheme.Length..]));
+        }
+
+        var socket = BenchSockets.Connect(endpoint);
 
         // Every blocking wait is bounded: a stuck server fails the row instead of hanging the run.
-        _socket.ReceiveTimeout = 30_000;
-        _socket.SendTimeout = 30_000;
+        socket.ReceiveTimeout = 30_000;
+        socket.SendTimeout = 30_000;
+        return new RawClient(new SocketChannel(socket));
     }
 
     public override Task SmallAsync(long[] samples, int offset, int count)
@@ -69,8 +94,8 @@ internal sealed class RawClient : BenchClient
         {
             var start = Stopwatch.GetTimestamp();
             RawProtocol.WriteSmallRequest(request, i, 1);
-            BenchSockets.SendAll(_socket, request);
-            BenchSockets.ReceiveExactly(_socket, reply);
+            _socket.Send(request);
+            ReceiveExactly(_socket, reply);
             var sum = BinaryPrimitives.ReadInt32LittleEndian(reply);
             samples[offset + i] = Stopwatch.GetTimestamp() - start;
             CheckSum(sum, i);
@@ -99,7 +124,7 @@ internal sealed class RawClient : BenchClient
                     }
 
                     RawProtocol.WriteSmallRequest(request, i, 1);
-                    BenchSockets.SendAll(socket, request);
+                    socket.Send(request);
                 }
             }
             catch (Exception exception)
@@ -152,8 +177,8 @@ internal sealed class RawClient : BenchClient
         for (var i = 0; i < count; i++)
         {
             var start = Stopwatch.GetTimestamp();
-            BenchSockets.SendAll(_socket, _echoRequest);
-            BenchSockets.ReceiveExactly(_socket, _echoReply);
+            _socket.Send(_echoRequest);
+            ReceiveExactly(_socket, _echoReply);
             samples[offset + i] = Stopwatch.GetTimestamp() - start;
             CheckEcho(_echoReply.AsSpan(4, BinaryPrimitives.ReadInt32LittleEndian(_echoReply)), payload);
         }
@@ -164,24 +189,60 @@ internal sealed class RawClient : BenchClient
     public override ValueTask DisposeAsync()
     {
         _socket.Dispose();
+        _owner?.Dispose();
         return default;
+    }
+
+    private static void ReceiveExactly(IRawChannel channel, Span<byte> buffer)
+    {
+        while (!buffer.IsEmpty)
+        {
+            var read = channel.Receive(buffer);
+            if (read == 0)
+            {
+                throw new IOException("The peer closed the connection.");
+            }
+
+            buffer = buffer[read..];
+        }
     }
 }
 
 /// <summary>Rpc through its generated proxy, either protocol.</summary>
 internal sealed class RpcClient : BenchClient
 {
-    private readonly RpcConnection _connection;
+    private readonly IAsyncDisposable _owner;
     private readonly IBenchService _proxy;
 
-    private RpcClient(RpcConnection connection)
+    private RpcClient(RpcConnection connection, IAsyncDisposable owner, int? serverProcessId = null)
     {
-        _connection = connection;
+        _owner = owner;
         _proxy = connection.CreateProxy<IBenchService>();
+        ServerProcessId = serverProcessId;
     }
 
-    public static async Task<BenchClient> ConnectAsync(string endpoint, RpcProtocol protocol) =>
-        new RpcClient(await RpcConnection.ConnectAsync(endpoint, new RpcConnectionOptions { Protocol = protocol }));
+    public override int? ServerProcessId { get; }
+
+    public static async Task<BenchClient> ConnectAsync(string endpoint, RpcProtocol protocol)
+    {
+        var connection = await RpcConnection.ConnectAsync(endpoint, new RpcConnectionOptions { Protocol = protocol });
+        return new RpcClient(connection, connection);
+    }
+
+    /// <summary>Starts this executable as an Rpc child process (<c>serve-child</c>) over inherited anonymous pipes.</summary>
+    public static async Task<BenchClient> StartChildAsync()
+    {
+        var self = Environment.ProcessPath ?? throw new InvalidOperationException("Unknown process path.");
+        var options = new RpcChildProcessOptions { FileName = self };
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet")
+        {
+            options.Arguments.Add(typeof(RpcClient).Assembly.Location);
+        }
+
+        options.Arguments.Add("serve-child");
+        var child = await RpcChildProcess.StartAsync<IBenchService>(options);
+        return new RpcClient(child.Connection, child, child.ProcessId);
+    }
 
     public override async Task SmallAsync(long[] samples, int offset, int count)
     {
@@ -229,7 +290,7 @@ internal sealed class RpcClient : BenchClient
         }
     }
 
-    public override ValueTask DisposeAsync() => _connection.DisposeAsync();
+    public override ValueTask DisposeAsync() => _owner.DisposeAsync();
 }
 
 /// <summary>StreamJsonRpc's own proxy (<c>JsonRpc.Attach&lt;T&gt;</c>) with MessagePack and length-header framing over pipes.</summary>

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO;
+using System.IO.Pipes;
 using System.Linq;
 using System.Text;
 using System.Threading;
@@ -38,12 +39,21 @@ internal sealed class Row
 
     public required string Scenario { get; init; }
 
-    /// <summary>"unix" or "tcp": rows are compared with the floor of the same socket kind.</summary>
+    /// <summary>"unix", "tcp", "pipe", "child" or "shm": rows are compared with the floor of the same transport kind.</summary>
     public required string Transport { get; init; }
 
     public required bool IsFloor { get; init; }
 
     public required Func<string, Task<BenchClient>> Connect { get; init; }
+
+    /// <summary>For rows whose client starts its own server (anonymous pipes to a child): replaces "start server, then connect".</summary>
+    public Func<(ChildServer? Server, BenchClient Client)>? Launch { get; init; }
+
+    /// <summary>The server's pid, whether a <see cref="ChildServer"/> or a child the client started.</summary>
+    public int? ServerProcessId => Server?.ProcessId ?? Client?.ServerProcessId;
+
+    /// <summary>CPU of one open idle connection (% of one core) over the idle window: client process, server process; or <see langword="null"/>.</summary>
+    public (double Client, double Server, double Seconds)? IdleCpu { get; set; }
 
     public string? Note { get; set; }
 
@@ -148,6 +158,11 @@ internal static class Harness
                     Step(row, "measure", () => Measure(row, settings, payload64K, payload1M));
                 }
             }
+
+            foreach (var row in rows.Where(r => r.Active && r.Scenario == Scenarios.RpcBinary && r.Transport == "shm"))
+            {
+                Step(row, "idle CPU", () => MeasureIdle(row, TimeSpan.FromSeconds(5)));
+            }
         }
         finally
         {
@@ -197,7 +212,7 @@ internal static class Harness
                 _ => throw new ArgumentException($"Unknown operation '{operation}'.", nameof(operation)),
             };
             var samples = new long[count];
-            Log(string.Create(CultureInfo.InvariantCulture, $"{row.Name}: client pid {Environment.ProcessId}, server pid {row.Server!.ProcessId}; {operation} for {duration.TotalSeconds:0} s"));
+            Log(string.Create(CultureInfo.InvariantCulture, $"{row.Name}: client pid {Environment.ProcessId}, server pid {row.ServerProcessId}; {operation} for {duration.TotalSeconds:0} s"));
             var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
             var gen2Before = GC.CollectionCount(2);
             var clock = Stopwatch.StartNew();
@@ -231,12 +246,18 @@ internal static class Harness
     {
         List<Row> all =
         [
-            new() { Name = "raw Unix socket, sync (floor)", Scenario = Scenarios.Raw, Transport = "unix", IsFloor = true, Connect = e => Task.FromResult<BenchClient>(new RawClient(e)) },
+            new() { Name = "raw Unix socket, sync (floor)", Scenario = Scenarios.Raw, Transport = "unix", IsFloor = true, Connect = e => Task.FromResult<BenchClient>(RawClient.Connect(e)) },
             new() { Name = "Rpc binary, unix://", Scenario = Scenarios.RpcBinary, Transport = "unix", IsFloor = false, Connect = e => RpcClient.ConnectAsync(e, RpcProtocol.Binary) },
             new() { Name = "Rpc JSON-RPC, unix://", Scenario = Scenarios.RpcJsonRpc, Transport = "unix", IsFloor = false, Connect = e => RpcClient.ConnectAsync(e, RpcProtocol.JsonRpc) },
             new() { Name = "StreamJsonRpc 2.26, MessagePack + length header over pipes, Unix socket", Scenario = Scenarios.StreamJsonRpc, Transport = "unix", IsFloor = false, Connect = e => Task.FromResult<BenchClient>(new StreamJsonRpcClient(e)) },
             new() { Name = "gRPC (Grpc.AspNetCore on Kestrel + Grpc.Net.Client), Unix socket", Scenario = Scenarios.Grpc, Transport = "unix", IsFloor = false, Connect = e => Task.FromResult<BenchClient>(new GrpcClient(e)) },
-            new() { Name = "raw TCP loopback, sync (floor)", Scenario = Scenarios.Raw, Transport = "tcp", IsFloor = true, Connect = e => Task.FromResult<BenchClient>(new RawClient(e)) },
+            new() { Name = "raw named pipe (NamedPipe*Stream, a Unix socket), sync (floor)", Scenario = Scenarios.Raw, Transport = "pipe", IsFloor = true, Connect = e => Task.FromResult<BenchClient>(RawClient.Connect(e)) },
+            new() { Name = "Rpc binary, pipe://", Scenario = Scenarios.RpcBinary, Transport = "pipe", IsFloor = false, Connect = e => RpcClient.ConnectAsync(e, RpcProtocol.Binary) },
+            new() { Name = "raw anonymous pipes to a child process, sync (floor)", Scenario = Scenarios.Raw, Transport = "child", IsFloor = true, Connect = _ => throw new InvalidOperationException(), Launch = LaunchAnonymousPipeFloor },
+            new() { Name = "Rpc binary, RpcChildProcess (anonymous pipes)", Scenario = "serve-child", Transport = "child", IsFloor = false, Connect = _ => RpcClient.StartChildAsync() },
+            new() { Name = "shared memory, spin ≤20 µs then futex (floor)", Scenario = Scenarios.Raw, Transport = "shm", IsFloor = true, Connect = e => Task.FromResult<BenchClient>(RawClient.Connect(e)) },
+            new() { Name = "Rpc binary, shm://", Scenario = Scenarios.RpcBinary, Transport = "shm", IsFloor = false, Connect = e => RpcClient.ConnectAsync(e, RpcProtocol.Binary) },
+            new() { Name = "raw TCP loopback, sync (floor)", Scenario = Scenarios.Raw, Transport = "tcp", IsFloor = true, Connect = e => Task.FromResult<BenchClient>(RawClient.Connect(e)) },
             new() { Name = "Rpc binary, tcp://127.0.0.1", Scenario = Scenarios.RpcBinary, Transport = "tcp", IsFloor = false, Connect = e => RpcClient.ConnectAsync(e, RpcProtocol.Binary) },
         ];
         if (string.IsNullOrEmpty(filter))
@@ -259,11 +280,24 @@ internal static class Harness
 
     private static void Start(Row row, string directory)
     {
-        var endpoint = row.Transport == "unix"
-            ? "unix://" + Path.Combine(directory, row.Scenario + ".sock")
-            : "tcp://127.0.0.1:0";
         try
         {
+            if (row.Launch is not null)
+            {
+                (row.Server, row.Client) = row.Launch();
+                Log($"{row.Name}: server pid {row.ServerProcessId}");
+                return;
+            }
+
+            if (row.Transport == "child")
+            {
+                // RpcChildProcess starts the server itself (this executable, `serve-child`).
+                row.Client = Wait(Task.Run(() => row.Connect(string.Empty)), TimeSpan.FromSeconds(60), "start child");
+                Log($"{row.Name}: server pid {row.ServerProcessId}");
+                return;
+            }
+
+            var endpoint = EndpointOf(row, directory);
             row.Server = ChildServer.Start(row.Scenario, endpoint, TimeSpan.FromSeconds(60));
             Log($"{row.Name}: server pid {row.Server.ProcessId} on {row.Server.Endpoint}");
             var connect = Task.Run(() => row.Connect(row.Server.Endpoint));
@@ -274,6 +308,78 @@ internal static class Harness
             row.Skipped = Describe(exception);
             Log($"{row.Name}: skipped: {row.Skipped}");
         }
+    }
+
+    /// <summary>Names unique to this run: a socket in the run's temp dir, a pipe or shm name carrying our pid.</summary>
+    private static string EndpointOf(Row row, string directory)
+    {
+        var unique = string.Create(CultureInfo.InvariantCulture, $"rpcbench-{Environment.ProcessId}-{row.Scenario}");
+        return row.Transport switch
+        {
+            "unix" => "unix://" + Path.Combine(directory, row.Scenario + ".sock"),
+            "tcp" => "tcp://127.0.0.1:0",
+            "pipe" => "pipe://" + unique,
+            "shm" when row.IsFloor => BenchSockets.ShmFloorScheme + "/dev/shm/" + unique,
+            "shm" => "shm://" + unique,
+            _ => throw new ArgumentException($"Unknown transport '{row.Transport}'.", nameof(row)),
+        };
+    }
+
+    /// <summary>The anonymous-pipe floor: two inheritable pipes, this executable as the child (<c>serve raw anon-floor:&lt;r&gt;:&lt;w&gt;</c>).</summary>
+    private static (ChildServer? Server, BenchClient Client) LaunchAnonymousPipeFloor()
+    {
+        var toChild = new AnonymousPipeServerStream(PipeDirection.Out, HandleInheritability.Inheritable);
+        var fromChild = new AnonymousPipeServerStream(PipeDirection.In, HandleInheritability.Inheritable);
+        try
+        {
+            var endpoint = BenchSockets.AnonymousFloorScheme + toChild.GetClientHandleAsString() + ":" + fromChild.GetClientHandleAsString();
+            var server = ChildServer.Start(Scenarios.Raw, endpoint, TimeSpan.FromSeconds(60), afterStart: () =>
+            {
+                // The child has its copies: close ours, so the child sees end-of-stream when we close, and later children do not inherit them.
+                toChild.DisposeLocalCopyOfClientHandle();
+                fromChild.DisposeLocalCopyOfClientHandle();
+            });
+            return (server, new RawClient(new StreamChannel(fromChild, toChild)));
+        }
+        catch
+        {
+            toChild.Dispose();
+            fromChild.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// One open, idle connection: CPU time (utime + stime from /proc/&lt;pid&gt;/stat) of the client process and of the
+    /// server process over <paramref name="window"/>, after a forced GC and 1 s to settle. Every other row is idle too
+    /// (blocked in a receive), so the client figure is an upper bound for this connection.
+    /// </summary>
+    private static void MeasureIdle(Row row, TimeSpan window)
+    {
+        var serverPid = row.ServerProcessId ?? throw new InvalidOperationException("No server pid.");
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        Thread.Sleep(1000);
+        var clientBefore = CpuTicks(Environment.ProcessId);
+        var serverBefore = CpuTicks(serverPid);
+        var clock = Stopwatch.StartNew();
+        Thread.Sleep(window);
+        var clientAfter = CpuTicks(Environment.ProcessId);
+        var serverAfter = CpuTicks(serverPid);
+        var seconds = clock.Elapsed.TotalSeconds;
+
+        // USER_HZ is 100 on Linux: one tick is 10 ms.
+        row.IdleCpu = ((clientAfter - clientBefore) / 100.0 / seconds * 100, (serverAfter - serverBefore) / 100.0 / seconds * 100, seconds);
+        Log(string.Create(CultureInfo.InvariantCulture, $"{row.Name}: idle CPU over {seconds:0.0} s: client {row.IdleCpu.Value.Client:0.00}%, server {row.IdleCpu.Value.Server:0.00}% of a core"));
+    }
+
+    private static long CpuTicks(int pid)
+    {
+        var stat = File.ReadAllText(string.Create(CultureInfo.InvariantCulture, $"/proc/{pid}/stat"));
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+
+        // Fields 14 (utime) and 15 (stime), counted from 1 with field 3 (state) first after the ')'.
+        return long.Parse(fields[14 - 3], CultureInfo.InvariantCulture) + long.Parse(fields[15 - 3], CultureInfo.InvariantCulture);
     }
 
     private static void Stop(Row row)
@@ -295,6 +401,22 @@ internal static class Harness
         }
 
         row.Server?.Dispose();
+
+        // Servers end with Environment.Exit: remove the files a pipe:// or shm:// listener (or the shm floor) may leave.
+        var unique = string.Create(CultureInfo.InvariantCulture, $"rpcbench-{Environment.ProcessId}-{row.Scenario}");
+        foreach (var leftover in new[] { Path.Combine(Path.GetTempPath(), "CoreFxPipe_" + unique), "/dev/shm/rpc-" + unique + ".sock", "/dev/shm/" + unique })
+        {
+            if ((row.Transport is "pipe" or "shm") && File.Exists(leftover))
+            {
+                try
+                {
+                    File.Delete(leftover);
+                }
+                catch (IOException)
+                {
+                }
+            }
+        }
     }
 
     private static void Step(Row row, string what, Action step)
@@ -439,7 +561,7 @@ internal sealed class ChildServer : IDisposable
         }
     }
 
-    public static ChildServer Start(string scenario, string endpoint, TimeSpan readyTimeout)
+    public static ChildServer Start(string scenario, string endpoint, TimeSpan readyTimeout, Action? afterStart = null)
     {
         var self = Environment.ProcessPath ?? throw new InvalidOperationException("Unknown process path.");
         var start = new ProcessStartInfo(self)
@@ -459,7 +581,16 @@ internal sealed class ChildServer : IDisposable
         start.ArgumentList.Add("serve");
         start.ArgumentList.Add(scenario);
         start.ArgumentList.Add(endpoint);
-        var process = Process.Start(start) ?? throw new InvalidOperationException("The server did not start.");
+        Process process;
+        try
+        {
+            process = Process.Start(start) ?? throw new InvalidOperationException("The server did not start.");
+        }
+        finally
+        {
+            afterStart?.Invoke();
+        }
+
         var child = new ChildServer(process, endpoint);
         process.ErrorDataReceived += (_, e) =>
         {

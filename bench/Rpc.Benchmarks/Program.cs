@@ -25,6 +25,13 @@ internal static class Program
             return await ServerProgram.RunAsync(args[1], args[2]);
         }
 
+        if (args.Length == 1 && args[0] == "serve-child")
+        {
+            // The Rpc child-process row: serve the parent over the inherited anonymous pipes until it goes away.
+            await RpcChildProcess.ServeParentAsync<IBenchService>(new BenchService());
+            return 0;
+        }
+
         if (args.Length > 0 && args[0] == "loop")
         {
             // For profilers (perf, dotnet-trace): one row, one operation, in a loop, both pids printed.

@@ -31,7 +31,7 @@ internal static class Report
         text.AppendLine(Invariant, $"- command: `{command}`");
         text.AppendLine(Invariant, $"- {settings.Rounds} interleaved rounds in {duration.TotalMinutes:0.0} min; per row and round: {settings.SmallCallsPerRound:N0} small calls, {settings.InFlightCallsPerRound:N0} calls at {BenchSettings.InFlight} in flight, {settings.Echo64KPerRound:N0} × 64 KiB and {settings.Echo1MPerRound:N0} × 1 MiB echoes; warm-up ≥ {settings.WarmupTime.TotalSeconds:0.#} s of small calls per row first");
         text.AppendLine();
-        text.AppendLine("Every row: client in this process, server in a child process, over the same socket kind (a Unix socket in a temp dir, or TCP loopback where stated). Ratios divide by the floor of the same socket kind measured in the same run. For the raw floors, \"64 in flight\" is the pipelined floor (a writer thread keeps 64 requests outstanding, a reader thread takes replies in bulk).");
+        text.AppendLine("Every row: client in this process, server in a child process. Transports: a Unix socket in a temp dir; TCP loopback; a named pipe (`pipe://`, a Unix socket at $TMPDIR/CoreFxPipe_<name>; floor: NamedPipeServerStream/ClientStream); two anonymous pipes to a child process (floor: AnonymousPipeServerStream; Rpc: `RpcChildProcess`); shared memory (`shm://`; floor: two SPSC rings in a mapped /dev/shm file, spin ≤ 20 µs then futex). Ratios divide by the floor of the same transport measured in the same run. For the raw floors, \"64 in flight\" is the pipelined floor (a writer thread keeps 64 requests outstanding, a reader thread takes replies in bulk).");
         text.AppendLine();
         text.AppendLine("| row | small p50 µs | small p99 µs | calls/s, 1 in flight | calls/s, 64 in flight | 64 KiB echo p50 µs | 1 MiB echo p50 µs | B alloc / small call | small p50 ÷ floor | 64 in flight ÷ floor | 1 MiB echo ÷ floor |");
         text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
@@ -49,6 +49,7 @@ internal static class Report
 
         text.AppendLine();
         AppendTargets(text, rows);
+        AppendSharedMemory(text, rows);
         AppendStability(text, rows);
 
         var notes = rows.Where(r => r.Skipped is not null || r.Note is not null).ToList();
@@ -95,24 +96,112 @@ internal static class Report
 
     private static void AppendTargets(StringBuilder text, List<Row> rows)
     {
-        text.AppendLine("## Targets: Rpc binary over unix:// against the raw Unix socket floor");
+        text.AppendLine("## Targets: each Rpc row against the raw floor of its own transport, same run");
         text.AppendLine();
-        var rpc = rows.FirstOrDefault(r => r.Scenario == Scenarios.RpcBinary && r.Transport == "unix");
-        var floor = rows.FirstOrDefault(r => r.IsFloor && r.Transport == "unix");
-        if (rpc is not { Active: true } || floor is not { Active: true } || rpc.Small.Count == 0 || floor.Small.Count == 0)
+        text.AppendLine("| target | Rpc | floor | ratio | result |");
+        text.AppendLine("|---|---:|---:|---:|---|");
+
+        var (unix, unixFloor) = Pair(rows, "unix");
+        if (unix is not null && unixFloor is not null)
         {
-            text.AppendLine("Not evaluated: the Rpc binary unix:// row or its floor did not run" + (rpc?.Skipped is null ? "." : $" ({rpc.Skipped})."));
-            text.AppendLine();
+            Target(text, "unix://: small call p50 ≤ 1.5× raw sync p50", SmallP50(unix), SmallP50(unixFloor), "µs", ratio => ratio <= 1.5);
+            Target(text, "unix://: 64 in flight ≥ 0.6× raw pipelined", InFlight(unix), InFlight(unixFloor), "calls/s", ratio => ratio >= 0.6);
+            Target(text, "unix://: 1 MiB echo p50 ≤ 3× raw 1 MiB echo", Echo1M(unix), Echo1M(unixFloor), "µs", ratio => ratio <= 3);
+            var allocated = AllocatedPerCall(unix);
+            text.AppendLine(Invariant, $"| unix://: ≤ 100 B allocated per small call (client) | {allocated:N0} B | – | – | {(allocated <= 100 ? "PASS" : "MISS")} |");
+        }
+        else
+        {
+            NotEvaluated(text, "unix:// targets", rows, "unix");
+        }
+
+        var (pipe, pipeFloor) = Pair(rows, "pipe");
+        if (pipe is not null && pipeFloor is not null)
+        {
+            Target(text, "pipe://: small call p50 ≤ 1.5× raw named pipe p50", SmallP50(pipe), SmallP50(pipeFloor), "µs", ratio => ratio <= 1.5);
+        }
+        else
+        {
+            NotEvaluated(text, "pipe:// target", rows, "pipe");
+        }
+
+        var (child, childFloor) = Pair(rows, "child");
+        if (child is not null && childFloor is not null)
+        {
+            Target(text, "RpcChildProcess: small call p50 ≤ 1.5× raw anonymous pipe p50", SmallP50(child), SmallP50(childFloor), "µs", ratio => ratio <= 1.5);
+        }
+        else
+        {
+            NotEvaluated(text, "RpcChildProcess target", rows, "child");
+        }
+
+        var (shm, shmFloor) = Pair(rows, "shm");
+        if (shm is not null && shmFloor is not null)
+        {
+            Target(text, "shm://: small call p50 ≤ 4× spin-then-futex floor p50", SmallP50(shm), SmallP50(shmFloor), "µs", ratio => ratio <= 4);
+            var calls = CallsPerSecond(shm);
+            text.AppendLine(Invariant, $"| shm://: ≥ 250,000 sequential calls/s (1 in flight) | {calls:N0} calls/s | {CallsPerSecond(shmFloor):N0} calls/s | {calls / 250_000:0.00}× of target | {(calls >= 250_000 ? "PASS" : "MISS")} |");
+            var gibs = GibPerSecond(shm);
+            text.AppendLine(Invariant, $"| shm://: 1 MiB echo ≥ 1 GiB/s each way (1 MiB ÷ echo p50) | {gibs:0.00} GiB/s | {GibPerSecond(shmFloor):0.00} GiB/s | {gibs:0.00}× of target | {(gibs >= 1 ? "PASS" : "MISS")} |");
+            if (shm.IdleCpu is { } idle)
+            {
+                var total = idle.Client + idle.Server;
+                text.AppendLine(Invariant, $"| shm://: one open idle connection < 1% of a core (client + server, {idle.Seconds:0} s) | {total:0.00}% ({idle.Client:0.00}% + {idle.Server:0.00}%) | – | – | {(total < 1 ? "PASS" : "MISS")} |");
+            }
+            else
+            {
+                text.AppendLine("| shm://: one open idle connection < 1% of a core | not measured | – | – | – |");
+            }
+        }
+        else
+        {
+            NotEvaluated(text, "shm:// targets", rows, "shm");
+        }
+
+        text.AppendLine();
+    }
+
+    /// <summary>The Rpc binary row of a transport and its floor, both measured, or nulls.</summary>
+    private static (Row? Rpc, Row? Floor) Pair(List<Row> rows, string transport)
+    {
+        var rpc = rows.FirstOrDefault(r => !r.IsFloor && r.Transport == transport && r.Scenario != Scenarios.RpcJsonRpc && r.Name.StartsWith("Rpc binary", StringComparison.Ordinal));
+        var floor = rows.FirstOrDefault(r => r.IsFloor && r.Transport == transport);
+        return rpc is { Active: true, Small.Count: > 0 } && floor is { Active: true, Small.Count: > 0 } ? (rpc, floor) : (null, null);
+    }
+
+    private static void NotEvaluated(StringBuilder text, string what, List<Row> rows, string transport)
+    {
+        var rpc = rows.FirstOrDefault(r => !r.IsFloor && r.Transport == transport && r.Name.StartsWith("Rpc binary", StringComparison.Ordinal));
+        var reason = rpc is null ? "not in this run" : rpc.Skipped ?? "the row or its floor did not run";
+        text.AppendLine(Invariant, $"| {what} | not evaluated: {reason} | – | – | – |");
+    }
+
+    /// <summary>One way of a sequential 1 MiB echo: 1 MiB per round-trip p50 (each direction carries 1 MiB in that time).</summary>
+    private static double GibPerSecond(Row row) => BenchSettings.Size1M / (Echo1M(row) / 1_000_000.0) / (1024.0 * 1024 * 1024);
+
+    private static void AppendSharedMemory(StringBuilder text, List<Row> rows)
+    {
+        var shmRows = rows.Where(r => r.Transport == "shm" && r.Active && r.Small.Count > 0).ToList();
+        if (shmRows.Count == 0)
+        {
             return;
         }
 
-        text.AppendLine("| target | Rpc | floor | ratio | result |");
+        text.AppendLine("## Shared memory: sequential calls/s, 1 MiB echo throughput, idle cost");
+        text.AppendLine();
+        text.AppendLine("| row | sequential calls/s (1 in flight) | 1 MiB echo GiB/s each way (1 MiB ÷ p50) | 64 KiB echo GiB/s each way | idle CPU, one open connection (% of a core: client + server) |");
         text.AppendLine("|---|---:|---:|---:|---|");
-        Target(text, "small call p50 ≤ 1.5× raw sync p50", SmallP50(rpc), SmallP50(floor), "µs", ratio => ratio <= 1.5);
-        Target(text, "64 in flight ≥ 0.6× raw pipelined", InFlight(rpc), InFlight(floor), "calls/s", ratio => ratio >= 0.6);
-        Target(text, "1 MiB echo p50 ≤ 3× raw 1 MiB echo", Echo1M(rpc), Echo1M(floor), "µs", ratio => ratio <= 3);
-        var allocated = AllocatedPerCall(rpc);
-        text.AppendLine(Invariant, $"| ≤ 100 B allocated per small call (client) | {allocated:N0} B | – | – | {(allocated <= 100 ? "PASS" : "MISS")} |");
+        foreach (var row in shmRows)
+        {
+            var idle = row.IdleCpu is { } cpu
+                ? string.Create(Invariant, $"{cpu.Client + cpu.Server:0.00}% ({cpu.Client:0.00}% + {cpu.Server:0.00}%) over {cpu.Seconds:0} s")
+                : "–";
+            var gib64K = BenchSettings.Size64K / (row.Echo64K.PercentileMicroseconds(50) / 1_000_000.0) / (1024.0 * 1024 * 1024);
+            text.AppendLine(Invariant, $"| {row.Name} | {CallsPerSecond(row):N0} | {GibPerSecond(row):0.00} | {gib64K:0.00} | {idle} |");
+        }
+
+        text.AppendLine();
+        text.AppendLine("Idle CPU: utime + stime from /proc/<pid>/stat of the client process (all its threads; every other row's connection is idle too, so this is an upper bound) and of the shm:// server process, over 5 s after a forced GC and 1 s to settle, with the connection open and no calls.");
         text.AppendLine();
     }
 

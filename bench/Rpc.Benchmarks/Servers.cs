@@ -1,6 +1,7 @@
 using System;
 using System.Buffers.Binary;
 using System.IO;
+using System.IO.Pipes;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Threading;
@@ -62,6 +63,41 @@ internal static class ServerProgram
 
     private static string StartRaw(string endpoint)
     {
+        if (endpoint.StartsWith("pipe://", StringComparison.Ordinal))
+        {
+            // The named-pipe floor: NamedPipeServerStream (a Unix socket at $TMPDIR/CoreFxPipe_<name>), sync Read/Write.
+            var name = endpoint["pipe://".Length..];
+            var first = new NamedPipeServerStream(name, PipeDirection.InOut, NamedPipeServerStream.MaxAllowedServerInstances, PipeTransmissionMode.Byte, System.IO.Pipes.PipeOptions.None);
+            StartThread("raw-pipe-accept", () =>
+            {
+                for (var pipe = first; ; pipe = new NamedPipeServerStream(name, PipeDirection.InOut, NamedPipeServerStream.MaxAllowedServerInstances, PipeTransmissionMode.Byte, System.IO.Pipes.PipeOptions.None))
+                {
+                    pipe.WaitForConnection();
+                    var connected = pipe;
+                    StartThread("raw-connection", () => ServeRawConnection(new StreamChannel(connected, connected)));
+                }
+            });
+            return endpoint;
+        }
+
+        if (endpoint.StartsWith(BenchSockets.ShmFloorScheme, StringComparison.Ordinal))
+        {
+            // The shared-memory floor: this side creates the mapped file; the client maps it and unlinks it.
+            var channel = SharedMemoryChannel.Create(endpoint[BenchSockets.ShmFloorScheme.Length..]);
+            StartThread("raw-shm", () => ServeRawConnection(channel));
+            return endpoint;
+        }
+
+        if (endpoint.StartsWith(BenchSockets.AnonymousFloorScheme, StringComparison.Ordinal))
+        {
+            // The anonymous-pipe floor: two inherited pipes, handles given as "<read>:<write>".
+            var handles = endpoint[BenchSockets.AnonymousFloorScheme.Length..].Split(':');
+            var input = new AnonymousPipeClientStream(PipeDirection.In, handles[0]);
+            var output = new AnonymousPipeClientStream(PipeDirection.Out, handles[1]);
+            StartThread("raw-anonymous-pipes", () => ServeRawConnection(new StreamChannel(input, output)));
+            return endpoint;
+        }
+
         var (listener, bound) = BenchSockets.Listen(endpoint);
         StartThread("raw-accept", () =>
         {
@@ -73,7 +109,7 @@ internal static class ServerProgram
                     connection.NoDelay = true;
                 }
 
-                StartThread("raw-connection", () => ServeRawConnection(connection));
+                StartThread("raw-connection", () => ServeRawConnection(new SocketChannel(connection)));
             }
         });
         return bound;
@@ -83,7 +119,7 @@ internal static class ServerProgram
     /// One blocking thread per connection: receive into a reused buffer, answer every complete request in it, batching
     /// small replies into one send (what a good pipelined server does), echoing large frames from the same buffer.
     /// </summary>
-    private static void ServeRawConnection(Socket connection)
+    private static void ServeRawConnection(IRawChannel connection)
     {
         var buffer = new byte[256 * 1024];
         var replies = new byte[64 * 1024];
@@ -123,7 +159,7 @@ internal static class ServerProgram
                     {
                         if (replyLength + 4 > replies.Length)
                         {
-                            BenchSockets.SendAll(connection, replies.AsSpan(0, replyLength));
+                            connection.Send(replies.AsSpan(0, replyLength));
                             replyLength = 0;
                         }
 
@@ -135,11 +171,11 @@ internal static class ServerProgram
                     {
                         if (replyLength > 0)
                         {
-                            BenchSockets.SendAll(connection, replies.AsSpan(0, replyLength));
+                            connection.Send(replies.AsSpan(0, replyLength));
                             replyLength = 0;
                         }
 
-                        BenchSockets.SendAll(connection, buffer.AsSpan(offset, frame));
+                        connection.Send(buffer.AsSpan(offset, frame));
                     }
 
                     offset += frame;
@@ -147,7 +183,7 @@ internal static class ServerProgram
 
                 if (replyLength > 0)
                 {
-                    BenchSockets.SendAll(connection, replies.AsSpan(0, replyLength));
+                    connection.Send(replies.AsSpan(0, replyLength));
                     replyLength = 0;
                 }
 
@@ -158,7 +194,7 @@ internal static class ServerProgram
                 }
             }
         }
-        catch (SocketException)
+        catch (Exception exception) when (exception is SocketException or IOException or TimeoutException)
         {
             // The client went away.
         }
@@ -230,7 +266,7 @@ internal static class StreamJsonRpcPipes
         var stream = new NetworkStream(socket, ownsSocket: true);
         var pipe = stream.UsePipe(
             sizeHint: 64 * 1024,
-            pipeOptions: new PipeOptions(pauseWriterThreshold: 8 * 1024 * 1024, resumeWriterThreshold: 4 * 1024 * 1024, minimumSegmentSize: 64 * 1024, useSynchronizationContext: false));
+            pipeOptions: new System.IO.Pipelines.PipeOptions(pauseWriterThreshold: 8 * 1024 * 1024, resumeWriterThreshold: 4 * 1024 * 1024, minimumSegmentSize: 64 * 1024, useSynchronizationContext: false));
         return new LengthHeaderMessageHandler(pipe.Output, pipe.Input, new MessagePackFormatter());
     }
 }

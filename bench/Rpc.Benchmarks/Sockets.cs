@@ -10,6 +10,12 @@ namespace Rpc.Benchmarks;
 /// <summary>The two socket kinds every row runs on, named as Rpc endpoints (<c>unix:///path</c>, <c>tcp://127.0.0.1:port</c>).</summary>
 internal static class BenchSockets
 {
+    /// <summary>The shared-memory floor's endpoint: <c>shm-floor:/dev/shm/file</c> (bench only, not an Rpc scheme).</summary>
+    public const string ShmFloorScheme = "shm-floor:";
+
+    /// <summary>The anonymous-pipe floor's endpoint: <c>anon-floor:&lt;read handle&gt;:&lt;write handle&gt;</c> (bench only).</summary>
+    public const string AnonymousFloorScheme = "anon-floor:";
+
     public static bool IsUnix(string endpoint) => endpoint.StartsWith("unix://", StringComparison.Ordinal);
 
     public static string UnixPath(string endpoint) => endpoint["unix://".Length..];
