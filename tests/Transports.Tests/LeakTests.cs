@@ -6,6 +6,8 @@ using Xunit;
 
 namespace Rpc.Transports.Tests;
 
+/// <summary>Counted per process, so it runs alone: parallel tests open descriptors and threads of their own.</summary>
+[Collection(LeakCountingCollection.Name)]
 public sealed class LeakTests : TestBase
 {
     [Theory]
@@ -28,9 +30,10 @@ public sealed class LeakTests : TestBase
 
         await CycleAsync(listener, options, cycles);
 
-        var after = await SettledAsync(baseline.Fds, baseline.Threads + 4);
+        // Threads get slack: the thread pool grows under load and retires idle threads only after a while.
+        var after = await SettledAsync(baseline.Fds, baseline.Threads + 8);
         Assert.True(after.Fds <= baseline.Fds, $"file descriptors: {baseline.Fds} before, {after.Fds} after {cycles} cycles");
-        Assert.True(after.Threads <= baseline.Threads + 4, $"threads: {baseline.Threads} before, {after.Threads} after {cycles} cycles");
+        Assert.True(after.Threads <= baseline.Threads + 8, $"threads: {baseline.Threads} before, {after.Threads} after {cycles} cycles");
     }
 
     private async Task CycleAsync(TransportListener listener, TransportOptions options, int cycles)
@@ -60,4 +63,10 @@ public sealed class LeakTests : TestBase
             await Task.Delay(50, TimeoutToken);
         }
     }
+}
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class LeakCountingCollection
+{
+    public const string Name = "Leak counting";
 }

@@ -78,12 +78,7 @@ internal static class TlsHandshake
 
         // A read blocked in the handshake ends when the token fires; dropping the connection as well guarantees that
         // nothing (a write into a full kernel buffer, say) outlives the deadline.
-        var timedOut = false;
-        using (deadline.Token.Register(() =>
-        {
-            timedOut = !cancellationToken.IsCancellationRequested;
-            underlying.Abort(new IOException("The TLS handshake did not complete in time."));
-        }))
+        using (deadline.Token.Register(() => underlying.Abort(new IOException("The TLS handshake did not complete in time."))))
         {
             try
             {
@@ -98,7 +93,10 @@ internal static class TlsHandshake
                 underlying.Abort();
                 await underlying.DisposeAsync().ConfigureAwait(false);
                 cancellationToken.ThrowIfCancellationRequested();
-                throw Describe(ex, remoteEndpoint, tls, pipeStream, validator, timedOut);
+
+                // Read from the source, not from our callback: callbacks run newest first, so SslStream's own
+                // registration may fail the handshake before ours has run.
+                throw Describe(ex, remoteEndpoint, tls, pipeStream, validator, timedOut: deadline.IsCancellationRequested);
             }
         }
 
