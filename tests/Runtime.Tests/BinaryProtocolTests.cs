@@ -393,6 +393,28 @@ public sealed class BinaryProtocolTests : TestBase
         Assert.Equal(30, await proxy.OnValueAsync(10).WaitAsync(TimeoutToken));
     }
 
+    [Fact]
+    public async Task An_error_relayed_through_a_forwarding_server_keeps_its_original_type()
+    {
+        // client → relay (serves ICallback by calling the origin) → origin (throws)
+        var (originServerPipe, originClientPipe) = Nerdbank.Streams.FullDuplexStream.CreatePipePair();
+        await using var origin = RpcConnection.Create(originServerPipe).AddService<ICallback>(new ThrowingCallback());
+        origin.Start();
+        await using var toOrigin = RpcConnection.Create(originClientPipe);
+        toOrigin.Start();
+        var (relayServerPipe, relayClientPipe) = Nerdbank.Streams.FullDuplexStream.CreatePipePair();
+        await using var relay = RpcConnection.Create(relayServerPipe).AddService<ICallback>(new ForwardingCallback(toOrigin.CreateProxy<ICallback>()));
+        relay.Start();
+        await using var client = RpcConnection.Create(relayClientPipe);
+        client.Start();
+
+        var error = await Assert.ThrowsAsync<RemoteInvocationException>(() => client.CreateProxy<ICallback>().OnValueAsync(1)).WaitAsync(TimeoutToken);
+
+        Assert.Equal("System.InvalidOperationException", error.RemoteTypeName);
+        Assert.Equal("deep", error.Message);
+        Assert.Equal(RpcErrorCode.InvocationFailed, error.ErrorCode);
+    }
+
     private async Task WaitUntilAsync(Func<bool> condition) => await WaitUntilAsync(() => Task.FromResult(condition()));
 
     private async Task WaitUntilAsync(Func<Task<bool>> condition)
@@ -401,6 +423,16 @@ public sealed class BinaryProtocolTests : TestBase
         {
             await Task.Delay(10, TimeoutToken);
         }
+    }
+
+    private sealed class ThrowingCallback : ICallback
+    {
+        public Task<int> OnValueAsync(int value) => throw new InvalidOperationException("deep");
+    }
+
+    private sealed class ForwardingCallback(ICallback next) : ICallback
+    {
+        public Task<int> OnValueAsync(int value) => next.OnValueAsync(value);
     }
 
     private sealed class WrongArguments : IWrongArguments

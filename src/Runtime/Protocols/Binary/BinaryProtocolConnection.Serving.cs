@@ -398,6 +398,17 @@ internal sealed partial class BinaryProtocolConnection
             return new ErrorPayload(RpcErrorCode.Cancelled, exception.GetType().FullName ?? string.Empty, "The call was cancelled.", null);
         }
 
+        if (exception is RemoteInvocationException relayed && relayed.RemoteTypeName.Length > 0)
+        {
+            // The implementation forwarded a call to another peer (a work-queue hub, a proxy service) and that peer
+            // failed: pass its error on as it was, so the caller sees the original exception type and code.
+            return new ErrorPayload(
+                relayed.ErrorCode,
+                relayed.RemoteTypeName,
+                relayed.Message,
+                _options.IncludeExceptionStackTraces ? relayed.RemoteStackTrace ?? relayed.ToString() : null);
+        }
+
         return new ErrorPayload(
             RpcErrorCode.InvocationFailed,
             exception.GetType().FullName ?? string.Empty,
