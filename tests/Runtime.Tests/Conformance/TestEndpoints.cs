@@ -16,7 +16,7 @@ public static class TestEndpoints
     private static readonly Lazy<string> ServerPfx = new(() =>
     {
         var path = Path.Combine(Path.GetTempPath(), $"rpc-tls-{Environment.ProcessId}.pfx");
-        File.WriteAllBytes(path, Tls.TestCertificates.Server.Export(X509ContentType.Pkcs12));
+        File.WriteAllBytes(path, Rpc.Transports.Tests.Tls.TestCertificates.Server.Export(X509ContentType.Pkcs12));
         return path;
     });
 
@@ -34,11 +34,11 @@ public static class TestEndpoints
 
     /// <summary>Gets the settings a client of <paramref name="transport"/> needs (for TLS: trust in the tests' private CA).</summary>
     public static TransportOptions ClientTransport(string transport) =>
-        new() { Tls = transport == "tls" ? Tls.TestCertificates.ClientOptions() : null };
+        new() { Tls = transport == "tls" ? Rpc.Transports.Tests.Tls.TestCertificates.ClientOptions() : null };
 
     /// <summary>Gets the settings an in-process server on <paramref name="transport"/> needs (for TLS: its certificate).</summary>
     public static TransportOptions ServerTransport(string transport) =>
-        new() { Tls = transport == "tls" ? Tls.TestCertificates.ServerOptions() : null };
+        new() { Tls = transport == "tls" ? Rpc.Transports.Tests.Tls.TestCertificates.ServerOptions() : null };
 
     /// <summary>Gets the test host's arguments for <paramref name="transport"/> (for TLS: its certificate, as a file).</summary>
     public static IReadOnlyList<string> HostArguments(string transport) =>

@@ -14,6 +14,8 @@ using Rpc.Transports;
 using Rpc.Transports.Internal.Tls;
 using Xunit.Abstractions;
 
+using Rpc.Transports.Tests.Tls;
+
 namespace Rpc.Tests.Tls;
 
 /// <summary>tls:// through the whole Rpc stack: RpcServer and RpcConnection, certificates, bad peers, leaks, latency.</summary>

@@ -8,7 +8,7 @@ namespace Rpc.Transports.Tests.Tls;
 /// <summary>
 /// A private PKI made in-process for the TLS tests: a CA, a server leaf for localhost / 127.0.0.1 / ::1 and a client
 /// certificate signed by it, plus a second CA nobody trusts. ECDSA P-256, so generating them takes milliseconds.
-/// (A copy lives in tests/Runtime.Tests/Tls: the two test projects share no code.)
+/// (tests/Runtime.Tests links this file: one PKI for every TLS test.)
 /// </summary>
 internal static class TestCertificates
 {
