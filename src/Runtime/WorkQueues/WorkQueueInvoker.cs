@@ -32,11 +32,11 @@ internal sealed class WorkQueueInvoker : IRpcInvoker
 
     public Task<TResult> InvokeAsync<TArguments, TResult>(RpcMethod method, in TArguments arguments, RpcFormatter<TResult> resultFormatter, CancellationToken cancellationToken)
         where TArguments : struct, IRpcArguments<TArguments> =>
-        RunAsync(method, arguments, Snapshot(method, arguments), resultFormatter, cancellationToken);
+        RunAsync(method, arguments, Snapshot(method, arguments), (worker, args) => worker.InvokeAsync(method, args, resultFormatter, cancellationToken), cancellationToken);
 
     public Task InvokeAsync<TArguments>(RpcMethod method, in TArguments arguments, CancellationToken cancellationToken)
         where TArguments : struct, IRpcArguments<TArguments> =>
-        RunAsync(method, arguments, Snapshot(method, arguments), cancellationToken);
+        RunAsync(method, arguments, Snapshot(method, arguments), (worker, args) => WithoutResultAsync(worker.InvokeAsync(method, args, cancellationToken)), cancellationToken);
 
     public ValueTask<TResult> InvokeValueTaskAsync<TArguments, TResult>(RpcMethod method, in TArguments arguments, RpcFormatter<TResult> resultFormatter, CancellationToken cancellationToken)
         where TArguments : struct, IRpcArguments<TArguments> =>
@@ -83,7 +83,8 @@ internal sealed class WorkQueueInvoker : IRpcInvoker
         return TArguments.Read(ref reader);
     }
 
-    private async Task<TResult> RunAsync<TArguments, TResult>(RpcMethod method, TArguments arguments, byte[]? snapshot, RpcFormatter<TResult> resultFormatter, CancellationToken cancellationToken)
+    /// <summary>Queues a call, runs it on one worker, and re-runs it elsewhere when that worker is lost and the method allows it.</summary>
+    private async Task<TResult> RunAsync<TArguments, TResult>(RpcMethod method, TArguments arguments, byte[]? snapshot, Func<IRpcInvoker, TArguments, Task<TResult>> invoke, CancellationToken cancellationToken)
         where TArguments : struct, IRpcArguments<TArguments>
     {
         _metrics.OnQueued();
@@ -98,7 +99,7 @@ internal sealed class WorkQueueInvoker : IRpcInvoker
 
             try
             {
-                var result = await worker.Invoker.InvokeAsync(method, arguments, resultFormatter, cancellationToken).ConfigureAwait(false);
+                var result = await invoke(worker.Invoker, arguments).ConfigureAwait(false);
                 _metrics.OnCompleted();
                 return result;
             }
@@ -118,39 +119,10 @@ internal sealed class WorkQueueInvoker : IRpcInvoker
         }
     }
 
-    private async Task RunAsync<TArguments>(RpcMethod method, TArguments arguments, byte[]? snapshot, CancellationToken cancellationToken)
-        where TArguments : struct, IRpcArguments<TArguments>
+    private static async Task<bool> WithoutResultAsync(Task call)
     {
-        _metrics.OnQueued();
-        var accepted = Stopwatch.GetTimestamp();
-        for (var attempt = 1; ; attempt++)
-        {
-            var worker = await _dispatcher.AcquireAsync(attempt > 1, cancellationToken).ConfigureAwait(false);
-            if (attempt == 1)
-            {
-                _metrics.OnStarted(accepted);
-            }
-
-            try
-            {
-                await worker.Invoker.InvokeAsync(method, arguments, cancellationToken).ConfigureAwait(false);
-                _metrics.OnCompleted();
-                return;
-            }
-            catch (ConnectionLostException lost) when (!cancellationToken.IsCancellationRequested)
-            {
-                arguments = OnWorkerLost(worker, method, attempt, snapshot, lost, arguments);
-            }
-            catch (RemoteInvocationException)
-            {
-                _metrics.OnCompleted();
-                throw;
-            }
-            finally
-            {
-                _dispatcher.Release(worker);
-            }
-        }
+        await call.ConfigureAwait(false);
+        return true;
     }
 
     /// <summary>
