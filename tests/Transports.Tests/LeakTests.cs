@@ -30,9 +30,10 @@ public sealed class LeakTests : TestBase
 
         await CycleAsync(listener, options, cycles);
 
-        // Threads get slack: the thread pool grows under load and retires idle threads only after a while.
-        var after = await SettledAsync(baseline.Fds, baseline.Threads + 8);
-        Assert.True(after.Fds <= baseline.Fds, $"file descriptors: {baseline.Fds} before, {after.Fds} after {cycles} cycles");
+        // Slack: the thread pool grows under load and retires idle threads only after a while, and the runtime opens a
+        // few files lazily (assemblies, /proc entries); a leak of 300 or 1,000 connections is far beyond either.
+        var after = await SettledAsync(baseline.Fds + 4, baseline.Threads + 8);
+        Assert.True(after.Fds <= baseline.Fds + 4, $"file descriptors: {baseline.Fds} before, {after.Fds} after {cycles} cycles");
         Assert.True(after.Threads <= baseline.Threads + 8, $"threads: {baseline.Threads} before, {after.Threads} after {cycles} cycles");
     }
 
