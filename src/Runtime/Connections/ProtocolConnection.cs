@@ -26,6 +26,12 @@ internal abstract class ProtocolConnection : IRpcInvoker, IAsyncDisposable
     private int _incomingInFlight;
     private TaskCompletionSource? _incomingDrained;
     private volatile bool _rejectNewCalls;
+    private Task? _readPause;
+
+    // The connection whose incoming call runs on this thread: services that queue work reach their caller's connection
+    // through it without a context parameter in every generated signature (set only around a stub's synchronous part).
+    [ThreadStatic]
+    private static ProtocolConnection? t_dispatching;
 
     /// <summary>Gets how many incoming calls are running (admitted and not yet answered).</summary>
     public int IncomingCallsInFlight => Volatile.Read(ref _incomingInFlight);
@@ -59,6 +65,39 @@ internal abstract class ProtocolConnection : IRpcInvoker, IAsyncDisposable
 
     /// <summary>Fires the cancellation token of every running incoming call.</summary>
     public abstract void CancelIncomingCalls();
+
+    /// <summary>
+    /// Asks the connection whose incoming call is being dispatched on this thread to read nothing more from its peer
+    /// until <paramref name="until"/> completes (however it completes): back-pressure for a service that must make a
+    /// call wait for room, such as the work-queue hub with a full queue. The transport's buffers then fill and the
+    /// peer's sends slow down, instead of waiting calls piling up here.
+    /// </summary>
+    /// <returns><see langword="false"/> when no incoming call is being dispatched on this thread (an in-process caller).</returns>
+    /// <remarks>
+    /// Only the newest pause is kept: the pauses come from one FIFO wait, so the newest ends last. While paused, nothing
+    /// the peer sends is read, including replies to calls made to it: a service must not pause a connection whose
+    /// peer it is waiting on.
+    /// </remarks>
+    public static bool PauseReadingOfDispatchingConnection(Task until)
+    {
+        if (t_dispatching is not { } connection)
+        {
+            return false;
+        }
+
+        // From a dispatcher's worker thread, the receive loop sees it after its current frame.
+        Volatile.Write(ref connection._readPause, until);
+        return true;
+    }
+
+    /// <summary>Gets whether a read pause waits to be taken by <see cref="TakeReadPause"/>.</summary>
+    protected bool IsReadPauseRequested => Volatile.Read(ref _readPause) is not null;
+
+    /// <summary>Takes the pending read pause, if any: the receive loop awaits it before its next read.</summary>
+    internal Task? TakeReadPause() => Interlocked.Exchange(ref _readPause, null);
+
+    /// <summary>Marks this connection as the one whose incoming call runs on this thread, until the scope is disposed.</summary>
+    internal DispatchScope EnterDispatch() => new(this);
 
     /// <summary>Closes at once; pending outgoing calls fail with <see cref="ConnectionLostException"/>.</summary>
     public abstract void Abort(Exception? reason);
@@ -116,6 +155,20 @@ internal abstract class ProtocolConnection : IRpcInvoker, IAsyncDisposable
         {
             // A callback registered by the implementation threw; that is the implementation's concern, not the connection's.
         }
+    }
+
+    /// <summary>Restores the thread's previous dispatching connection (calls may nest: a stub calling in-process code that dispatches).</summary>
+    internal readonly ref struct DispatchScope
+    {
+        private readonly ProtocolConnection? _previous;
+
+        public DispatchScope(ProtocolConnection connection)
+        {
+            _previous = t_dispatching;
+            t_dispatching = connection;
+        }
+
+        public void Dispose() => t_dispatching = _previous;
     }
 
     public abstract Task<TResult> InvokeAsync<TArguments, TResult>(RpcMethod method, in TArguments arguments, RpcFormatter<TResult> resultFormatter, CancellationToken cancellationToken)

@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
+using Rpc.Connections;
 using Rpc.Runtime;
 
 namespace Rpc.WorkQueues;
@@ -99,7 +100,7 @@ internal sealed class WorkQueueDispatcher
 
     public void Attach(WorkQueueWorker worker)
     {
-        List<(Waiter, WorkQueueWorker)>? handoffs = null;
+        List<(Waiter, WorkQueueWorker?)>? handoffs = null;
         lock (Gate)
         {
             if (_stopped)
@@ -160,7 +161,15 @@ internal sealed class WorkQueueDispatcher
             else
             {
                 waiter.Node = _admissions.AddLast(waiter);
+                waiter.Room = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             }
+        }
+
+        if (waiter.Room is { } room)
+        {
+            // The queue is full: stop reading the producer whose call this is until the call has room (or ends
+            // otherwise), so its further calls wait in the transport's buffers and its sends, not in the hub's memory.
+            ProtocolConnection.PauseReadingOfDispatchingConnection(Task.WhenAny(room.Task, waiter.Task));
         }
 
         return WaitAsync(waiter, cancellationToken);
@@ -169,7 +178,7 @@ internal sealed class WorkQueueDispatcher
     /// <summary>Gives back a slot taken by <see cref="AcquireAsync"/>, and hands it to the next queued call.</summary>
     public void Release(WorkQueueWorker worker)
     {
-        List<(Waiter, WorkQueueWorker)>? handoffs = null;
+        List<(Waiter, WorkQueueWorker?)>? handoffs = null;
         lock (Gate)
         {
             worker.InFlight--;
@@ -207,7 +216,8 @@ internal sealed class WorkQueueDispatcher
 
     private static RpcException StoppedException() => new("The work-queue hub is stopping: the call was never given to a worker.");
 
-    private static void Complete(List<(Waiter Waiter, WorkQueueWorker Worker)>? handoffs)
+    /// <summary>Tells each waiter it got a worker, or (no worker) that it moved from the admission wait into the queue.</summary>
+    private static void Complete(List<(Waiter Waiter, WorkQueueWorker? Worker)>? handoffs)
     {
         if (handoffs is null)
         {
@@ -216,6 +226,12 @@ internal sealed class WorkQueueDispatcher
 
         foreach (var (waiter, worker) in handoffs)
         {
+            if (worker is null)
+            {
+                waiter.Room!.TrySetResult();
+                continue;
+            }
+
             // Cannot fail: only the thread that unlinked the waiter under the lock completes it.
             waiter.TrySetResult(worker);
         }
@@ -231,7 +247,7 @@ internal sealed class WorkQueueDispatcher
 
     private void Cancel(Waiter waiter, CancellationToken cancellationToken)
     {
-        List<(Waiter, WorkQueueWorker)>? handoffs = null;
+        List<(Waiter, WorkQueueWorker?)>? handoffs = null;
         lock (Gate)
         {
             var list = waiter.Node?.List;
@@ -253,7 +269,7 @@ internal sealed class WorkQueueDispatcher
         Complete(handoffs);
     }
 
-    private void PumpLocked(ref List<(Waiter, WorkQueueWorker)>? handoffs)
+    private void PumpLocked(ref List<(Waiter, WorkQueueWorker?)>? handoffs)
     {
         while (true)
         {
@@ -270,6 +286,7 @@ internal sealed class WorkQueueDispatcher
                 _admissions.RemoveFirst();
                 admitted.Value.Node = _queue.AddLast(admitted.Value);
                 _metrics.OnQueueLengthChanged(1);
+                (handoffs ??= []).Add((admitted.Value, null));
                 continue;
             }
 
@@ -323,5 +340,8 @@ internal sealed class WorkQueueDispatcher
         public WorkQueueDispatcher Dispatcher { get; }
 
         public LinkedListNode<Waiter>? Node { get; set; }
+
+        /// <summary>Gets or sets what completes when a call that waited for room enters the queue.</summary>
+        public TaskCompletionSource? Room { get; set; }
     }
 }

@@ -33,9 +33,12 @@ namespace Rpc;
 /// passed to the caller and never retried.</item>
 /// <item>Streams go to one worker and are never re-run; a lost worker ends the stream with <see cref="WorkerLostException"/>.
 /// Notifications go to one worker, are never re-run, and hold a worker slot only while being sent.</item>
-/// <item>The hub does not stop reading from a producer whose calls wait for room: each waiting call holds its arguments.
-/// Producers made with <see cref="RpcWorkQueue.CreateProducer{TContract}"/> bound their outstanding calls
-/// (<see cref="WorkQueueProducerOptions.MaxOutstandingCalls"/>), which bounds the hub's memory per producer.</item>
+/// <item>Back-pressure reaches producers through the transport: when a producer's call (or notification) finds the queue
+/// full, the hub stops reading that producer's connection until the call has room, so its further calls wait in the
+/// socket's (or ring's) buffers and then in the producer's sends, never in the hub's memory. At most one waiting call per
+/// producer connection holds its arguments in the hub. Producers made with <see cref="RpcWorkQueue.CreateProducer{TContract}"/>
+/// also bound their own outstanding calls (<see cref="WorkQueueProducerOptions.MaxOutstandingCalls"/>). A paused
+/// producer's cancellations are read when reading resumes; its local call task is cancelled at once.</item>
 /// </list>
 /// </remarks>
 public sealed class WorkQueueHub<TContract> : IAsyncDisposable

@@ -51,6 +51,12 @@ internal sealed partial class BinaryProtocolConnection
                     _waitingForDispatchSlot = false;
                 }
 
+                if (TakeReadPause() is { } pause)
+                {
+                    // A service made one of this peer's calls wait for room (see PauseReadingOfDispatchingConnection).
+                    await pause.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                }
+
                 if (stoppedEarly)
                 {
                     continue;
@@ -116,7 +122,7 @@ internal sealed partial class BinaryProtocolConnection
                 }
 
                 ProcessFrame(kind, id, methodId, payload);
-                if (IsBacklogged)
+                if (IsBacklogged || IsReadPauseRequested)
                 {
                     return true;
                 }

@@ -221,6 +221,7 @@ internal sealed partial class BinaryProtocolConnection
         var reader = new MessagePackReader(payload);
         try
         {
+            using var dispatching = EnterDispatch();
             stub.Dispatch(methodId, ref reader, new RpcServerCall(this, id, kind));
         }
         catch (InvalidArgumentsException exception)

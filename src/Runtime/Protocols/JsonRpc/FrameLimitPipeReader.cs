@@ -29,6 +29,7 @@ internal sealed class FrameLimitPipeReader : PipeReader
     private readonly PipeReader _inner;
     private readonly int _maxFrameSize;
     private readonly Action<RpcProtocolException> _onViolation;
+    private readonly Func<Task?> _takeReadPause;
 
     // The buffer last handed to the consumer, and how much of it has been scanned.
     private ReadOnlySequence<byte> _lastBuffer;
@@ -43,16 +44,29 @@ internal sealed class FrameLimitPipeReader : PipeReader
 
     private RpcProtocolException? _violation;
 
-    public FrameLimitPipeReader(PipeReader inner, int maxFrameSize, Action<RpcProtocolException> onViolation)
+    /// <param name="inner">The transport's reader.</param>
+    /// <param name="maxFrameSize">The largest body accepted.</param>
+    /// <param name="onViolation">Told of a violation before the read that found it throws.</param>
+    /// <param name="takeReadPause">
+    /// Gives a task to await before the next read, when a service asked to stop reading this peer for a while: StreamJsonRpc
+    /// has no such hook, and it reads through here.
+    /// </param>
+    public FrameLimitPipeReader(PipeReader inner, int maxFrameSize, Action<RpcProtocolException> onViolation, Func<Task?> takeReadPause)
     {
         _inner = inner;
         _maxFrameSize = maxFrameSize;
         _onViolation = onViolation;
+        _takeReadPause = takeReadPause;
     }
 
     public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfViolated();
+        if (_takeReadPause() is { } pause)
+        {
+            return ReadAfterPauseAsync(pause, cancellationToken);
+        }
+
         var read = _inner.ReadAsync(cancellationToken);
         return read.IsCompletedSuccessfully ? new ValueTask<ReadResult>(Inspect(read.Result)) : InspectAsync(read);
     }
@@ -84,6 +98,13 @@ internal sealed class FrameLimitPipeReader : PipeReader
     public override void Complete(Exception? exception = null) => _inner.Complete(exception);
 
     public override ValueTask CompleteAsync(Exception? exception = null) => _inner.CompleteAsync(exception);
+
+    private async ValueTask<ReadResult> ReadAfterPauseAsync(Task pause, CancellationToken cancellationToken)
+    {
+        await pause.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        cancellationToken.ThrowIfCancellationRequested();
+        return await ReadAsync(cancellationToken).ConfigureAwait(false);
+    }
 
     private async ValueTask<ReadResult> InspectAsync(ValueTask<ReadResult> read) => Inspect(await read.ConfigureAwait(false));
 

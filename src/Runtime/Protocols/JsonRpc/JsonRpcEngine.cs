@@ -87,6 +87,7 @@ internal sealed class JsonRpcEngine : StreamJsonRpc.JsonRpc
         try
         {
             // Called before any await, so invocation order stays the arrival order.
+            using var dispatching = _owner.EnterDispatch();
             dispatch = base.DispatchRequestAsync(request, targetMethod, token);
         }
         catch

@@ -66,7 +66,7 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
             // numbers) plus RpcBuffer as base64. The setter copies the options and adds StreamJsonRpc's converters.
             JsonSerializerOptions = new JsonSerializerOptions { Converters = { new RpcBufferJsonConverter() } },
         };
-        var input = new FrameLimitPipeReader(pipe.Input, options.MaxFrameSize, OnViolation);
+        var input = new FrameLimitPipeReader(pipe.Input, options.MaxFrameSize, OnViolation, TakeReadPause);
         var handler = new HeaderDelimitedMessageHandler(pipe.Output, input, formatter);
         _rpc = new JsonRpcEngine(handler, formatter, this)
         {
@@ -458,8 +458,6 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
 
         Volatile.Write(ref _closeReason, reason);
         CancelQuietly(_closing);
-        CancelIncomingCalls();
-        ReleaseDrainWaiters();
 
         // Pending calls fail with StreamJsonRpc's ConnectionLostException, which CallAsync translates using CloseReason.
         try
@@ -472,6 +470,11 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
         }
 
         _abortTransport(reason);
+
+        // Only now: a method whose token fires may finish synchronously, and its "cancelled" answer must not reach a
+        // peer that is to see the connection's loss.
+        CancelIncomingCalls();
+        ReleaseDrainWaiters();
         _ = FinishCloseAsync();
     }
 
