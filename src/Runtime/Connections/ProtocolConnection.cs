@@ -85,10 +85,14 @@ internal abstract class ProtocolConnection : IRpcInvoker, IAsyncDisposable
             return false;
         }
 
-        // From a dispatcher's worker thread, the receive loop sees it after its current frame.
-        Volatile.Write(ref connection._readPause, until);
+        connection.PauseReading(until);
         return true;
     }
+
+    /// <summary>Reads nothing more from the peer until <paramref name="until"/> completes (see <see cref="PauseReadingOfDispatchingConnection"/>).</summary>
+    protected void PauseReading(Task until) =>
+        // From a dispatcher's worker thread, the receive loop sees it after its current frame.
+        Volatile.Write(ref _readPause, until);
 
     /// <summary>Gets whether a read pause waits to be taken by <see cref="TakeReadPause"/>.</summary>
     protected bool IsReadPauseRequested => Volatile.Read(ref _readPause) is not null;

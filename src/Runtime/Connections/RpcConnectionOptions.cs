@@ -61,7 +61,8 @@ public sealed class RpcConnectionOptions
     /// <summary>
     /// Gets or sets the dispatcher that runs incoming calls, or <see langword="null"/> (the default) to run them inline on
     /// the connection's receive thread. Give the connections of a server one shared dispatcher to bound concurrency and
-    /// queue depth across all of them (binary protocol only).
+    /// queue depth across all of them (both protocols; with JSON-RPC, StreamJsonRpc's own <c>$/</c> methods, such as
+    /// cancellation, still run inline).
     /// </summary>
     public RpcDispatcher? Dispatcher { get; set; }
 

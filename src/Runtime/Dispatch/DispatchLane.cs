@@ -1,5 +1,4 @@
 using System.Collections.Generic;
-using Rpc.Protocols.Binary;
 
 namespace Rpc;
 
@@ -9,13 +8,13 @@ namespace Rpc;
 /// </summary>
 internal sealed class DispatchLane
 {
-    private readonly Queue<QueuedCall> _calls = new();
+    private readonly Queue<DispatchItem> _calls = new();
     private bool _scheduled;
 
     private object Gate => _calls;
 
     /// <summary>Adds a call; returns <see langword="true"/> when the lane must be handed to the workers.</summary>
-    public bool Add(QueuedCall call)
+    public bool Add(DispatchItem call)
     {
         lock (Gate)
         {
@@ -30,7 +29,7 @@ internal sealed class DispatchLane
         }
     }
 
-    public QueuedCall Take()
+    public DispatchItem Take()
     {
         lock (Gate)
         {

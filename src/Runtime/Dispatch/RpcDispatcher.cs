@@ -6,7 +6,6 @@ using System.Diagnostics.Metrics;
 using System.Threading;
 using System.Threading.Channels;
 using System.Threading.Tasks;
-using Rpc.Protocols.Binary;
 
 namespace Rpc;
 
@@ -22,7 +21,9 @@ namespace Rpc;
 /// <c>rpc.dispatch.queue.wait</c> (ms a call waited for a worker), <c>rpc.dispatch.calls.started</c>,
 /// <c>rpc.dispatch.backpressure</c> (times a connection stopped reading because the queue was full), and
 /// <c>rpc.dispatch.calls.rejected</c> (calls answered with an error before running, tagged by <c>reason</c>).</para>
-/// <para>Binary protocol only; JSON-RPC connections run calls on StreamJsonRpc's loop.</para>
+/// <para>Both protocols. With JSON-RPC, calls StreamJsonRpc answers itself (an unknown method, arguments it cannot
+/// bind) are not counted as rejected, and its <c>$/</c> methods (cancellation, stream paging) run inline, never queued
+/// behind the calls they concern.</para>
 /// </remarks>
 public sealed class RpcDispatcher : IAsyncDisposable
 {
@@ -101,7 +102,7 @@ public sealed class RpcDispatcher : IAsyncDisposable
     internal void RecordRejected(string reason) => Rejected.Add(1, _tag, new KeyValuePair<string, object?>("reason", reason));
 
     /// <summary>Queues a call whose slot the caller reserved.</summary>
-    internal void Enqueue(QueuedCall call, DispatchLane? lane)
+    internal void Enqueue(DispatchItem call, DispatchLane? lane)
     {
         Interlocked.Increment(ref _depth);
         if (lane is null)
@@ -132,7 +133,7 @@ public sealed class RpcDispatcher : IAsyncDisposable
                 while (reader.TryRead(out var item))
                 {
                     var lane = item as DispatchLane;
-                    var call = lane is null ? (QueuedCall)item : lane.Take();
+                    var call = lane is null ? (DispatchItem)item : lane.Take();
                     Interlocked.Decrement(ref _depth);
                     _slots.Release();
                     QueueWait.Record(Stopwatch.GetElapsedTime(call.EnqueuedAt).TotalMilliseconds, _tag);

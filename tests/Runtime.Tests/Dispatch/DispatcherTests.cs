@@ -19,12 +19,15 @@ public interface IDispatchProbe
 /// <summary>The server-side dispatcher: bounded concurrency, ordering, back-pressure, metrics.</summary>
 public sealed class DispatcherTests : TestBase
 {
-    [Fact]
-    public async Task Concurrency_never_exceeds_the_worker_count()
+    public static TheoryData<RpcProtocol> Protocols => [RpcProtocol.Binary, RpcProtocol.JsonRpc];
+
+    [Theory]
+    [MemberData(nameof(Protocols))]
+    public async Task Concurrency_never_exceeds_the_worker_count(RpcProtocol protocol)
     {
         await using var dispatcher = new RpcDispatcher(new RpcDispatcherOptions { MaxConcurrency = 2 });
         var probe = new Probe();
-        await using var pair = await ConnectAsync(dispatcher, probe);
+        await using var pair = await ConnectAsync(dispatcher, probe, protocol);
         var proxy = pair.Client.CreateProxy<IDispatchProbe>();
 
         await Task.WhenAll(Enumerable.Range(0, 12).Select(i => proxy.RunAsync(i, 30))).WaitAsync(TimeoutToken);
@@ -33,12 +36,13 @@ public sealed class DispatcherTests : TestBase
         Assert.Equal(12, probe.Started.Count);
     }
 
-    [Fact]
-    public async Task Per_connection_fifo_runs_each_connections_calls_one_at_a_time_in_order()
+    [Theory]
+    [MemberData(nameof(Protocols))]
+    public async Task Per_connection_fifo_runs_each_connections_calls_one_at_a_time_in_order(RpcProtocol protocol)
     {
         await using var dispatcher = new RpcDispatcher(new RpcDispatcherOptions { MaxConcurrency = 4, Ordering = RpcCallOrdering.PerConnectionFifo });
         var probe = new Probe();
-        await using var pair = await ConnectAsync(dispatcher, probe);
+        await using var pair = await ConnectAsync(dispatcher, probe, protocol);
         var proxy = pair.Client.CreateProxy<IDispatchProbe>();
 
         var results = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => proxy.RunAsync(i, i % 3))).WaitAsync(TimeoutToken);
@@ -48,12 +52,13 @@ public sealed class DispatcherTests : TestBase
         Assert.Equal(1, probe.MaxConcurrent);
     }
 
-    [Fact]
-    public async Task Concurrent_ordering_overlaps_calls_of_one_connection()
+    [Theory]
+    [MemberData(nameof(Protocols))]
+    public async Task Concurrent_ordering_overlaps_calls_of_one_connection(RpcProtocol protocol)
     {
         await using var dispatcher = new RpcDispatcher(new RpcDispatcherOptions { MaxConcurrency = 4, Ordering = RpcCallOrdering.Concurrent });
         var probe = new Probe();
-        await using var pair = await ConnectAsync(dispatcher, probe);
+        await using var pair = await ConnectAsync(dispatcher, probe, protocol);
         var proxy = pair.Client.CreateProxy<IDispatchProbe>();
 
         await Task.WhenAll(Enumerable.Range(0, 16).Select(i => proxy.RunAsync(i, 50))).WaitAsync(TimeoutToken);
@@ -61,13 +66,14 @@ public sealed class DispatcherTests : TestBase
         Assert.True(probe.MaxConcurrent > 1, $"max concurrent {probe.MaxConcurrent}");
     }
 
-    [Fact]
-    public async Task A_full_queue_stops_reading_the_connection_and_memory_stays_bounded()
+    [Theory]
+    [MemberData(nameof(Protocols))]
+    public async Task A_full_queue_stops_reading_the_connection_and_memory_stays_bounded(RpcProtocol protocol)
     {
         using var metrics = new MetricsRecorder();
         await using var dispatcher = new RpcDispatcher(new RpcDispatcherOptions { MaxConcurrency = 1, QueueCapacity = 4, Name = "bounded" });
         var probe = new Probe { Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
-        await using var pair = await ConnectAsync(dispatcher, probe);
+        await using var pair = await ConnectAsync(dispatcher, probe, protocol);
         var proxy = pair.Client.CreateProxy<IDispatchProbe>();
 
         var calls = Enumerable.Range(0, 200).Select(i => proxy.RunAsync(i, 0)).ToArray();
@@ -101,12 +107,13 @@ public sealed class DispatcherTests : TestBase
         Assert.Equal(1, metrics.Total("rpc.dispatch.calls.rejected", "rejections"));
     }
 
-    [Fact]
-    public async Task A_connection_lost_while_calls_are_queued_releases_everything()
+    [Theory]
+    [MemberData(nameof(Protocols))]
+    public async Task A_connection_lost_while_calls_are_queued_releases_everything(RpcProtocol protocol)
     {
         await using var dispatcher = new RpcDispatcher(new RpcDispatcherOptions { MaxConcurrency = 1, QueueCapacity = 8 });
         var probe = new Probe { Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
-        var pair = await ConnectAsync(dispatcher, probe);
+        var pair = await ConnectAsync(dispatcher, probe, protocol);
         var proxy = pair.Client.CreateProxy<IDispatchProbe>();
         var calls = Enumerable.Range(0, 20).Select(i => proxy.RunAsync(i, 0)).ToArray();
         while (dispatcher.QueueDepth < 8)
@@ -128,12 +135,12 @@ public sealed class DispatcherTests : TestBase
         }
     }
 
-    private static Task<Pair> ConnectAsync(RpcDispatcher dispatcher, Probe probe)
+    private static Task<Pair> ConnectAsync(RpcDispatcher dispatcher, Probe probe, RpcProtocol protocol = RpcProtocol.Binary)
     {
         var (serverPipe, clientPipe) = FullDuplexStream.CreatePipePair();
-        var server = RpcConnection.Create(serverPipe, new RpcConnectionOptions { Dispatcher = dispatcher }).AddService<IDispatchProbe>(probe);
+        var server = RpcConnection.Create(serverPipe, new RpcConnectionOptions { Dispatcher = dispatcher, Protocol = protocol }).AddService<IDispatchProbe>(probe);
         server.Start();
-        var client = RpcConnection.Create(clientPipe);
+        var client = RpcConnection.Create(clientPipe, new RpcConnectionOptions { Protocol = protocol });
         client.Start();
         return Task.FromResult(new Pair(server, client));
     }

@@ -1,6 +1,5 @@
 using System;
 using System.Buffers;
-using System.Diagnostics;
 using System.Threading.Tasks;
 using Rpc.Runtime;
 
@@ -10,7 +9,7 @@ namespace Rpc.Protocols.Binary;
 /// An incoming call waiting in an <see cref="RpcDispatcher"/>'s queue. Its arguments are copied out of the transport's
 /// buffer (into a pooled array) because the receive loop moves on while the call waits.
 /// </summary>
-internal sealed class QueuedCall
+internal sealed class QueuedCall : DispatchItem
 {
     private readonly BinaryProtocolConnection _connection;
     private byte[]? _payload;
@@ -25,7 +24,6 @@ internal sealed class QueuedCall
         PayloadLength = checked((int)payload.Length);
         _payload = ArrayPool<byte>.Shared.Rent(Math.Max(PayloadLength, 1));
         payload.CopyTo(_payload);
-        EnqueuedAt = Stopwatch.GetTimestamp();
     }
 
     public RpcStub Stub { get; }
@@ -38,12 +36,10 @@ internal sealed class QueuedCall
 
     public int PayloadLength { get; }
 
-    public long EnqueuedAt { get; }
-
     public ReadOnlySequence<byte> Payload => new(_payload ?? throw new ObjectDisposedException(nameof(QueuedCall)), 0, PayloadLength);
 
     /// <summary>Runs the call; completes when its reply has been sent. Never throws.</summary>
-    public Task RunAsync() => _connection.RunQueuedCallAsync(this);
+    public override Task RunAsync() => _connection.RunQueuedCallAsync(this);
 
     public void ReleasePayload()
     {

@@ -70,8 +70,10 @@ internal sealed class JsonRpcEngine : StreamJsonRpc.JsonRpc
         }
 
         // StreamJsonRpc's own methods ($/enumerator/next, $/enumerator/abort) serve streams already started: never rejected.
-        if (_owner.IsRejectingNewCalls && !method.StartsWith("$/", StringComparison.Ordinal))
+        var ownMethod = method.StartsWith("$/", StringComparison.Ordinal);
+        if (_owner.IsRejectingNewCalls && !ownMethod)
         {
+            _owner.Options.Dispatcher?.RecordRejected("shutting_down");
             var error = _messages.CreateErrorMessage();
             error.RequestId = request.RequestId;
             error.Error = new JsonRpcError.ErrorDetail
@@ -86,9 +88,16 @@ internal sealed class JsonRpcEngine : StreamJsonRpc.JsonRpc
         ValueTask<JsonRpcMessage> dispatch;
         try
         {
-            // Called before any await, so invocation order stays the arrival order.
-            using var dispatching = _owner.EnterDispatch();
-            dispatch = base.DispatchRequestAsync(request, targetMethod, token);
+            if (_owner.Options.Dispatcher is { } dispatcher && !ownMethod)
+            {
+                dispatch = _owner.Queue(dispatcher, new QueuedJsonRpcCall(_owner, () => base.DispatchRequestAsync(request, targetMethod, token)));
+            }
+            else
+            {
+                // Called before any await, so invocation order stays the arrival order.
+                using var dispatching = _owner.EnterDispatch();
+                dispatch = base.DispatchRequestAsync(request, targetMethod, token);
+            }
         }
         catch
         {

@@ -49,6 +49,9 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
     // Incoming requests in flight, by id, with the source of the token their method sees; notifications only count.
     private readonly Dictionary<RequestId, CancellationTokenSource> _incoming = [];
 
+    // Under RpcCallOrdering.PerConnectionFifo, this connection's queued calls.
+    private readonly DispatchLane? _dispatchLane;
+
     private int _started;
     private int _closed;
     private Exception? _closeReason;
@@ -74,6 +77,7 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
             SynchronizationContext = InlineSynchronizationContext.Instance,
         };
         _rpc.Disconnected += OnDisconnected;
+        _dispatchLane = options.Dispatcher?.Options.Ordering == RpcCallOrdering.PerConnectionFifo ? new DispatchLane() : null;
     }
 
     public RpcConnectionOptions Options { get; }
@@ -265,6 +269,27 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
         return source.Token;
     }
 
+    /// <summary>
+    /// Hands a call to the dispatcher. With the queue full, the call waits for a slot and reading stops meanwhile, so the
+    /// connection holds at most this one call beyond the queue and the transport pushes back on the peer.
+    /// </summary>
+    /// <returns>The call's answer, once a worker has run it.</returns>
+    internal ValueTask<JsonRpcMessage> Queue(RpcDispatcher dispatcher, QueuedJsonRpcCall call)
+    {
+        if (dispatcher.TryReserve())
+        {
+            dispatcher.Enqueue(call, _dispatchLane);
+        }
+        else
+        {
+            var reserved = dispatcher.ReserveAsync(CancellationToken.None);
+            PauseReading(reserved);
+            _ = QueueWhenReservedAsync(dispatcher, reserved, call);
+        }
+
+        return new ValueTask<JsonRpcMessage>(call.Answer);
+    }
+
     internal bool IsIncomingCall(RequestId id)
     {
         lock (IncomingGate)
@@ -284,6 +309,12 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
         }
 
         IncomingCallAnswered();
+    }
+
+    private async Task QueueWhenReservedAsync(RpcDispatcher dispatcher, Task reserved, QueuedJsonRpcCall call)
+    {
+        await reserved.ConfigureAwait(false);
+        dispatcher.Enqueue(call, _dispatchLane);
     }
 
     // ---- Errors ----
