@@ -8,8 +8,9 @@ using System.Threading.Tasks;
 namespace Rpc.Tests;
 
 /// <summary>
-/// A test host server in its own process. Disposing closes its stdin (a graceful stop) and kills it if it has not
-/// exited within a few seconds, so no test leaves a process behind.
+/// A test host (tests/TestHost) in its own process: a server, or a subscriber of an in-process publisher. Disposing
+/// closes its stdin (a graceful stop) and kills it if it has not exited within a few seconds, so no test leaves a
+/// process behind.
 /// </summary>
 public sealed class ServerProcess : IAsyncDisposable
 {
@@ -21,6 +22,9 @@ public sealed class ServerProcess : IAsyncDisposable
         Endpoints = endpoints;
     }
 
+    /// <summary>Gets the path of Rpc.TestHost.dll, for tests that start it themselves (as an <see cref="RpcChildProcess"/>).</summary>
+    public static string HostPath => Path.Combine(AppContext.BaseDirectory, "Rpc.TestHost.dll");
+
     public IReadOnlyList<string> Endpoints { get; }
 
     public int ProcessId => _process.Id;
@@ -29,7 +33,40 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public static async Task<ServerProcess> StartAsync(IEnumerable<string> endpoints, string protocol = "binary", IEnumerable<string>? arguments = null, CancellationToken cancellationToken = default)
     {
-        var host = Path.Combine(AppContext.BaseDirectory, "Rpc.TestHost.dll");
+        var all = new List<string> { "--protocol", protocol };
+        all.AddRange(arguments ?? []);
+        var count = 0;
+        foreach (var endpoint in endpoints)
+        {
+            all.Add("--endpoint");
+            all.Add(endpoint);
+            count++;
+        }
+
+        var (process, bound) = await StartCoreAsync(all, count, cancellationToken);
+        return new ServerProcess(process, bound);
+    }
+
+    /// <summary>
+    /// Starts the test host as a subscriber: it connects to <paramref name="publisher"/> (an in-process server serving
+    /// <c>IFeed</c>), serves <c>IGroupMember</c> there with its process id as its id, and has subscribed to
+    /// <paramref name="topic"/> when this returns. Disposing it (or its death) closes its connection.
+    /// </summary>
+    /// <param name="publisher">The publisher's endpoint.</param>
+    /// <param name="topic">The topic to subscribe to.</param>
+    /// <param name="arguments">More arguments, for example <see cref="Conformance.TestEndpoints.ClientHostArguments"/>.</param>
+    /// <param name="cancellationToken">Cancels the start (the process is killed).</param>
+    public static async Task<ServerProcess> StartSubscriberAsync(string publisher, string topic, IEnumerable<string> arguments, CancellationToken cancellationToken)
+    {
+        var all = new List<string> { "--subscribe", publisher, "--topic", topic };
+        all.AddRange(arguments);
+        var (process, _) = await StartCoreAsync(all, 1, cancellationToken);
+        return new ServerProcess(process, []);
+    }
+
+    /// <summary>Starts the test host and waits for <paramref name="ready"/> "READY &lt;value&gt;" lines; returns the values.</summary>
+    private static async Task<(Process Process, List<string> Ready)> StartCoreAsync(IEnumerable<string> arguments, int ready, CancellationToken cancellationToken)
+    {
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardInput = true,
@@ -37,33 +74,23 @@ public sealed class ServerProcess : IAsyncDisposable
             RedirectStandardError = false,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(host);
-        start.ArgumentList.Add("--protocol");
-        start.ArgumentList.Add(protocol);
-        foreach (var argument in arguments ?? [])
+        start.ArgumentList.Add(HostPath);
+        foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
         }
 
-        var count = 0;
-        foreach (var endpoint in endpoints)
-        {
-            start.ArgumentList.Add("--endpoint");
-            start.ArgumentList.Add(endpoint);
-            count++;
-        }
-
         var process = Process.Start(start) ?? throw new InvalidOperationException("The test host did not start.");
-        var bound = new List<string>();
+        var values = new List<string>();
         try
         {
-            while (bound.Count < count)
+            while (values.Count < ready)
             {
                 var line = await process.StandardOutput.ReadLineAsync(cancellationToken)
                     ?? throw new InvalidOperationException($"The test host exited before it was ready (exit code {(process.WaitForExit(5000) ? process.ExitCode : -1)}).");
                 if (line.StartsWith("READY ", StringComparison.Ordinal))
                 {
-                    bound.Add(line["READY ".Length..]);
+                    values.Add(line["READY ".Length..]);
                 }
             }
         }
@@ -74,7 +101,7 @@ public sealed class ServerProcess : IAsyncDisposable
             throw;
         }
 
-        return new ServerProcess(process, bound);
+        return (process, values);
     }
 
     /// <summary>Kills the server with SIGKILL, as a crash would.</summary>

@@ -13,10 +13,40 @@ public static class TestEndpoints
 {
     public static IReadOnlyList<string> Transports { get; } = ["unix", "tcp", "tls", "pipe", "shm"];
 
+    /// <summary>
+    /// The name that stands for a parent and its <see cref="RpcChildProcess"/> (anonymous pipes, started rather than
+    /// connected to) beside the endpoint transports in <see cref="TransportsAndChildProcess"/>; <see cref="Create"/> has
+    /// no endpoint for it.
+    /// </summary>
+    public const string ChildProcess = "child";
+
+    /// <summary>Gets every way two processes can be linked: each of <see cref="Transports"/>, then <see cref="ChildProcess"/>.</summary>
+    public static TheoryData<string> TransportsAndChildProcess
+    {
+        get
+        {
+            var data = new TheoryData<string>();
+            foreach (var transport in Transports)
+            {
+                data.Add(transport);
+            }
+
+            data.Add(ChildProcess);
+            return data;
+        }
+    }
+
     private static readonly Lazy<string> ServerPfx = new(() =>
     {
         var path = Path.Combine(Path.GetTempPath(), $"rpc-tls-{Environment.ProcessId}.pfx");
         File.WriteAllBytes(path, Rpc.Transports.Tests.Tls.TestCertificates.Server.Export(X509ContentType.Pkcs12));
+        return path;
+    });
+
+    private static readonly Lazy<string> TrustedCa = new(() =>
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"rpc-tls-ca-{Environment.ProcessId}.cer");
+        File.WriteAllBytes(path, Rpc.Transports.Tests.Tls.TestCertificates.TrustedRoots[0].Export(X509ContentType.Cert));
         return path;
     });
 
@@ -40,9 +70,22 @@ public static class TestEndpoints
     public static TransportOptions ServerTransport(string transport) =>
         new() { Tls = transport == "tls" ? Rpc.Transports.Tests.Tls.TestCertificates.ServerOptions() : null };
 
+    /// <summary>Gets connection settings for an in-process client of <paramref name="transport"/>.</summary>
+    public static RpcConnectionOptions ClientOptions(string transport) => new() { Transport = ClientTransport(transport) };
+
+    /// <summary>Gets settings for an in-process server on <paramref name="transport"/>.</summary>
+    public static RpcServerOptions ServerOptions(string transport) => new() { Connection = { Transport = ServerTransport(transport) } };
+
     /// <summary>Gets the test host's arguments for <paramref name="transport"/> (for TLS: its certificate, as a file).</summary>
     public static IReadOnlyList<string> HostArguments(string transport) =>
         transport == "tls" ? ["--tls-pfx", ServerPfx.Value] : [];
+
+    /// <summary>
+    /// Gets the arguments a spawned client host (tests/WorkerHost, tests/TestHost as a subscriber) needs to connect over
+    /// <paramref name="transport"/>: for TLS, trust in the tests' private CA, as a certificate file.
+    /// </summary>
+    public static IReadOnlyList<string> ClientHostArguments(string transport) =>
+        transport == "tls" ? ["--tls-ca", TrustedCa.Value] : [];
 
     private static int FreePort()
     {

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.IO.Pipelines;
 using System.Threading;
@@ -6,79 +7,6 @@ using System.Threading.Tasks;
 using Nerdbank.Streams;
 
 namespace Rpc.Tests.Groups;
-
-/// <summary>What group members serve in these tests.</summary>
-[RpcContract]
-public interface IGroupMember
-{
-    void OnTick(long sequence, string payload);
-
-    Task<int> GetIdAsync();
-
-    Task FailAsync(string message);
-
-    /// <summary>Never completes: the caller sees its connection's loss.</summary>
-    Task HangAsync();
-}
-
-/// <summary>A publisher that subscribers call to join or leave topics; they serve <see cref="IGroupMember"/> back.</summary>
-[RpcContract]
-public interface IFeed
-{
-    Task SubscribeAsync(string topic);
-
-    Task UnsubscribeAsync(string topic);
-}
-
-/// <summary>Records every tick in arrival order.</summary>
-public sealed class RecordingMember(int id = 0) : IGroupMember
-{
-    private readonly List<long> _ticks = [];
-
-    public int Count
-    {
-        get
-        {
-            lock (_ticks)
-            {
-                return _ticks.Count;
-            }
-        }
-    }
-
-    public long[] Ticks
-    {
-        get
-        {
-            lock (_ticks)
-            {
-                return [.. _ticks];
-            }
-        }
-    }
-
-    public void OnTick(long sequence, string payload)
-    {
-        lock (_ticks)
-        {
-            _ticks.Add(sequence);
-        }
-    }
-
-    public Task<int> GetIdAsync() => Task.FromResult(id);
-
-    public Task FailAsync(string message) => throw new InvalidOperationException(message);
-
-    public Task HangAsync() => new TaskCompletionSource().Task;
-
-    public async Task WaitForCountAsync(int count, CancellationToken cancellationToken)
-    {
-        while (Count < count)
-        {
-            await Task.Delay(5, cancellationToken);
-        }
-    }
-}
 
 /// <summary>A publisher-side connection whose peer serves <see cref="RecordingMember"/> over an in-memory pipe.</summary>
 public sealed class MemberPair : IAsyncDisposable
@@ -120,6 +48,29 @@ public sealed class MemberPair : IAsyncDisposable
     {
         await MemberSide.DisposeAsync();
         await PublisherSide.DisposeAsync();
+    }
+}
+
+/// <summary>
+/// The publisher's side of <see cref="IFeed"/>, one per connection (a per-connection service factory), so it knows whom
+/// to subscribe: each topic is a group, made on its first subscription unless the test put one there first.
+/// </summary>
+public sealed class TopicFeed(RpcConnection connection, ConcurrentDictionary<string, RpcGroup<IGroupMember>> topics) : IFeed
+{
+    public Task SubscribeAsync(string topic)
+    {
+        topics.GetOrAdd(topic, static name => new RpcGroup<IGroupMember>(new RpcGroupOptions { Name = name })).Add(connection);
+        return Task.CompletedTask;
+    }
+
+    public Task UnsubscribeAsync(string topic)
+    {
+        if (topics.TryGetValue(topic, out var group))
+        {
+            group.Remove(connection);
+        }
+
+        return Task.CompletedTask;
     }
 }
 

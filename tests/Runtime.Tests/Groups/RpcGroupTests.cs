@@ -189,7 +189,7 @@ public sealed class RpcGroupTests : TestBase
         var endpoint = TestEndpoints.Create("unix");
         var topics = new ConcurrentDictionary<string, RpcGroup<IGroupMember>>();
         await using var server = new RpcServer()
-            .AddService<IFeed>(connection => new Feed(connection, topics));
+            .AddService<IFeed>(connection => new TopicFeed(connection, topics));
         await server.ListenAsync(endpoint, TimeoutToken);
         var first = new RecordingMember(1);
         var second = new RecordingMember(2);
@@ -218,25 +218,6 @@ public sealed class RpcGroupTests : TestBase
         foreach (var group in topics.Values)
         {
             group.Dispose();
-        }
-    }
-
-    private sealed class Feed(RpcConnection connection, ConcurrentDictionary<string, RpcGroup<IGroupMember>> topics) : IFeed
-    {
-        public Task SubscribeAsync(string topic)
-        {
-            topics.GetOrAdd(topic, static name => new RpcGroup<IGroupMember>(new RpcGroupOptions { Name = name })).Add(connection);
-            return Task.CompletedTask;
-        }
-
-        public Task UnsubscribeAsync(string topic)
-        {
-            if (topics.TryGetValue(topic, out var group))
-            {
-                group.Remove(connection);
-            }
-
-            return Task.CompletedTask;
         }
     }
 }

@@ -4,19 +4,25 @@ using System.IO;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
+using Rpc.Tests.Conformance;
 
 namespace Rpc.Tests.WorkQueues;
 
 /// <summary>
 /// Worker processes (tests/WorkerHost) attached to a hub in the test process, a producer on its own connection; workers
 /// are SIGKILLed mid-call. Each worker logs every job it starts and finishes, so the tests check what ran where, not
-/// only what the producer saw.
+/// only what the producer saw. Unix sockets, except <see cref="Every_link_runs_each_job_once_and_reruns_only_idempotent_jobs_of_a_killed_worker"/>,
+/// which runs over every transport and with workers that are child processes of the hub.
 /// </summary>
 public sealed class WorkQueueProcessTests : IAsyncLifetime
 {
     private readonly string _directory = Path.Combine(Path.GetTempPath(), $"rpc-wq-{Guid.NewGuid():N}");
     private readonly List<WorkerProcess> _workers = [];
     private CancellationTokenSource _timeout = null!;
+
+    // Set by StartAsync: how workers reach the hub (a transport name or TestEndpoints.ChildProcess) and where producers connect.
+    private string _transport = "unix";
+    private string _producerEndpoint = null!;
 
     private CancellationToken TimeoutToken => _timeout.Token;
 
@@ -46,10 +52,7 @@ public sealed class WorkQueueProcessTests : IAsyncLifetime
         await using var hub = new WorkQueueHub<IJobs>(new WorkQueueOptions { Name = $"test-{Guid.NewGuid():N}" });
         var (workerEndpoint, producer, connection) = await StartAsync(hub);
         await using var _ = connection;
-        for (var i = 0; i < 3; i++)
-        {
-            await AddWorkerAsync(hub, workerEndpoint);
-        }
+        await AddWorkersAsync(hub, workerEndpoint, 3);
 
         var results = await Task.WhenAll(Enumerable.Range(0, 150).Select(id => producer.Proxy.RunAsync(id, 2, TimeoutToken))).WaitAsync(TimeoutToken);
         await producer.JoinAsync(TimeoutToken);
@@ -117,10 +120,7 @@ public sealed class WorkQueueProcessTests : IAsyncLifetime
         await using var hub = new WorkQueueHub<IJobs>(new WorkQueueOptions { Name = $"test-{Guid.NewGuid():N}", MaxAttempts = 5 });
         var (workerEndpoint, producer, connection) = await StartAsync(hub);
         await using var _ = connection;
-        for (var i = 0; i < 3; i++)
-        {
-            await AddWorkerAsync(hub, workerEndpoint);
-        }
+        await AddWorkersAsync(hub, workerEndpoint, 3);
 
         // Even ids are idempotent, odd ids are not.
         const int Count = 240;
@@ -172,18 +172,76 @@ public sealed class WorkQueueProcessTests : IAsyncLifetime
         Assert.True(lost <= 3, $"{lost} calls lost with 3 kills of workers running one call each");
     }
 
-    private async Task<(string WorkerEndpoint, WorkQueueProducer<IJobs> Producer, RpcConnection Connection)> StartAsync(WorkQueueHub<IJobs> hub)
+    /// <summary>
+    /// Over each transport, and with workers that are child processes of the hub (producers then use a Unix socket): a
+    /// worker SIGKILLed mid-call has its idempotent call re-run on another worker and its other call fail, never re-run;
+    /// then a producer in its own process runs jobs that each run exactly once on the surviving worker processes.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TestEndpoints.TransportsAndChildProcess), MemberType = typeof(TestEndpoints))]
+    public async Task Every_link_runs_each_job_once_and_reruns_only_idempotent_jobs_of_a_killed_worker(string transport)
     {
-        var workers = await hub.ListenForWorkersAsync($"unix://{Path.Combine(_directory, "workers.sock")}", TimeoutToken);
-        var producers = await hub.ListenForProducersAsync($"unix://{Path.Combine(_directory, "producers.sock")}", TimeoutToken);
-        var connection = await RpcConnection.ConnectAsync(producers, cancellationToken: TimeoutToken);
+        const int Jobs = 40;
+        await using var hub = new WorkQueueHub<IJobs>(new WorkQueueOptions
+        {
+            Name = $"test-{Guid.NewGuid():N}",
+            WorkerConcurrency = 2,
+            Server = TestEndpoints.ServerOptions(transport),
+        });
+        var (workerEndpoint, producer, connection) = await StartAsync(hub, transport);
+        await using var _ = connection;
+
+        // A worker whose jobs never finish takes both calls; two healthy workers attach; then it dies mid-call.
+        var stuck = await AddWorkerAsync(hub, workerEndpoint, hang: true);
+        var idempotent = producer.Proxy.RunIdempotentAsync(1001, 0, TimeoutToken);
+        var once = producer.Proxy.RunAsync(1002, 0, TimeoutToken);
+        await WaitUntilAsync(() => LoggingJobs.ReadLog(stuck.LogPath).Started.Count == 2);
+        var healthy = await AddWorkersAsync(hub, workerEndpoint, 2);
+        stuck.Kill();
+
+        var rerun = await idempotent.WaitAsync(TimeoutToken);
+        Assert.Equal(1001, rerun.Id);
+        Assert.Contains(rerun.WorkerId, healthy.Select(w => w.ProcessId));
+        await Assert.ThrowsAsync<WorkerLostException>(() => once).WaitAsync(TimeoutToken);
+        await producer.JoinAsync(TimeoutToken);
+
+        // A producer process: every job runs exactly once, on a live worker, and reports the worker that ran it.
+        var results = await WorkerProcess.RunProducerAsync(_producerEndpoint, Jobs, TestEndpoints.ClientHostArguments(ProducerTransport(transport)), TimeoutToken);
+        Assert.Equal(Enumerable.Range(0, Jobs), results.Select(r => r.Id));
+        var logs = healthy.ToDictionary(w => w.ProcessId, w => LoggingJobs.ReadLog(w.LogPath));
+        foreach (var result in results)
+        {
+            Assert.Contains(result.WorkerId, logs.Keys);
+            Assert.Contains(result.Id, logs[result.WorkerId].Done);
+        }
+
+        // The killed worker started both of its calls; the others ran each job once, the idempotent call's re-run included,
+        // and never the call without the mark. Both took a share.
+        Assert.Equal([1001, 1002], LoggingJobs.ReadLog(stuck.LogPath).Started.Order());
+        Assert.Equal([.. Enumerable.Range(0, Jobs), 1001], logs.Values.SelectMany(log => log.Started).Order());
+        Assert.All(logs.Values, log => Assert.Contains(log.Started, id => id < Jobs));
+    }
+
+    /// <summary>Producers use the workers' transport; with child-process workers, a Unix socket.</summary>
+    private static string ProducerTransport(string transport) => transport == TestEndpoints.ChildProcess ? "unix" : transport;
+
+    /// <summary>
+    /// Binds the hub's endpoints on <paramref name="transport"/> and connects a producer. Workers that are child processes
+    /// are attached by the hub's process, not accepted: then there is no worker endpoint (empty).
+    /// </summary>
+    private async Task<(string WorkerEndpoint, WorkQueueProducer<IJobs> Producer, RpcConnection Connection)> StartAsync(WorkQueueHub<IJobs> hub, string transport = "unix")
+    {
+        _transport = transport;
+        var workers = transport == TestEndpoints.ChildProcess ? string.Empty : await hub.ListenForWorkersAsync(TestEndpoints.Create(transport), TimeoutToken);
+        _producerEndpoint = await hub.ListenForProducersAsync(TestEndpoints.Create(ProducerTransport(transport)), TimeoutToken);
+        var connection = await RpcConnection.ConnectAsync(_producerEndpoint, options: TestEndpoints.ClientOptions(ProducerTransport(transport)), cancellationToken: TimeoutToken);
         return (workers, RpcWorkQueue.CreateProducer<IJobs>(connection), connection);
     }
 
     private async Task<WorkerProcess> AddWorkerAsync(WorkQueueHub<IJobs> hub, string endpoint, bool hang = false, bool waitForAttach = true)
     {
         var attached = hub.WorkerCount;
-        var worker = await WorkerProcess.StartAsync(endpoint, _directory, hang, TimeoutToken);
+        var worker = await StartWorkerAsync(hub, endpoint, hang);
         _workers.Add(worker);
         if (waitForAttach)
         {
@@ -192,6 +250,30 @@ public sealed class WorkQueueProcessTests : IAsyncLifetime
 
         return worker;
     }
+
+    /// <summary>Starts <paramref name="count"/> healthy workers at once and waits until all are attached.</summary>
+    private async Task<IReadOnlyList<WorkerProcess>> AddWorkersAsync(WorkQueueHub<IJobs> hub, string endpoint, int count)
+    {
+        var attached = hub.WorkerCount;
+        var starts = Enumerable.Range(0, count).Select(_ => StartWorkerAsync(hub, endpoint, hang: false)).ToList();
+        try
+        {
+            await Task.WhenAll(starts);
+        }
+        finally
+        {
+            // Every worker that did start is disposed with the test, even if another failed to.
+            _workers.AddRange(starts.Where(start => start.IsCompletedSuccessfully).Select(start => start.Result));
+        }
+
+        await WaitUntilAsync(() => hub.WorkerCount >= attached + count);
+        return [.. starts.Select(start => start.Result)];
+    }
+
+    private Task<WorkerProcess> StartWorkerAsync(WorkQueueHub<IJobs> hub, string endpoint, bool hang) =>
+        _transport == TestEndpoints.ChildProcess
+            ? WorkerProcess.StartChildAsync(hub, _directory, hang, TimeoutToken)
+            : WorkerProcess.StartAsync(endpoint, _directory, hang, TimeoutToken, TestEndpoints.ClientHostArguments(_transport));
 
     private async Task WaitUntilAsync(Func<bool> condition)
     {

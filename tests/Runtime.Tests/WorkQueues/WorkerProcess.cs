@@ -1,25 +1,31 @@
 using System;
+using System.Collections.Generic;
 using System.Diagnostics;
+using System.Globalization;
 using System.IO;
+using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 
 namespace Rpc.Tests.WorkQueues;
 
 /// <summary>
-/// A tests/WorkerHost process attached to a hub. Disposing closes its stdin and kills it if it lingers; <see cref="Kill"/>
-/// sends SIGKILL, as a crash would. No test leaves one behind.
+/// A tests/WorkerHost process attached to a hub: connected to its worker endpoint, or started by the hub's process as an
+/// <see cref="RpcChildProcess"/>. Disposing closes its stdin (a child: its connection) and kills it if it lingers;
+/// <see cref="Kill"/> sends SIGKILL, as a crash would. No test leaves one behind.
 /// </summary>
 public sealed class WorkerProcess : IAsyncDisposable
 {
     private static readonly SemaphoreSlim BuildGate = new(1, 1);
     private static string? _hostPath;
     private readonly Process _process;
+    private readonly RpcChildProcess? _child;
 
-    private WorkerProcess(Process process, string logPath)
+    private WorkerProcess(Process process, string logPath, RpcChildProcess? child = null)
     {
         _process = process;
         LogPath = logPath;
+        _child = child;
     }
 
     public int ProcessId => _process.Id;
@@ -28,7 +34,12 @@ public sealed class WorkerProcess : IAsyncDisposable
 
     public bool Killed { get; private set; }
 
-    public static async Task<WorkerProcess> StartAsync(string hubWorkerEndpoint, string logDirectory, bool hang, CancellationToken cancellationToken)
+    /// <param name="hubWorkerEndpoint">The hub's worker endpoint.</param>
+    /// <param name="logDirectory">Where the worker's log goes.</param>
+    /// <param name="hang">Whether the worker's jobs never finish.</param>
+    /// <param name="cancellationToken">Cancels the start (the process is killed).</param>
+    /// <param name="arguments">More arguments, for example <see cref="Conformance.TestEndpoints.ClientHostArguments"/>.</param>
+    public static async Task<WorkerProcess> StartAsync(string hubWorkerEndpoint, string logDirectory, bool hang, CancellationToken cancellationToken, IEnumerable<string>? arguments = null)
     {
         var host = await EnsureHostAsync();
         var start = new ProcessStartInfo("dotnet")
@@ -40,15 +51,12 @@ public sealed class WorkerProcess : IAsyncDisposable
         start.ArgumentList.Add(host);
         start.ArgumentList.Add("--endpoint");
         start.ArgumentList.Add(hubWorkerEndpoint);
-        if (hang)
+        var log = NewLogPath(logDirectory);
+        foreach (var argument in WorkerArguments(log, hang).Concat(arguments ?? []))
         {
-            start.ArgumentList.Add("--hang");
+            start.ArgumentList.Add(argument);
         }
 
-        // The log is named after a fresh id, passed before the pid is known; the worker reports its pid in READY.
-        var log = Path.Combine(logDirectory, $"worker-{Guid.NewGuid():N}.log");
-        start.ArgumentList.Add("--log");
-        start.ArgumentList.Add(log);
         var process = Process.Start(start) ?? throw new InvalidOperationException("The worker host did not start.");
         try
         {
@@ -70,15 +78,95 @@ public sealed class WorkerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Starts a worker as a child process of this one (<see cref="RpcChildProcess"/>, over anonymous pipes) and attaches
+    /// its connection to <paramref name="hub"/>.
+    /// </summary>
+    public static async Task<WorkerProcess> StartChildAsync(WorkQueueHub<IJobs> hub, string logDirectory, bool hang, CancellationToken cancellationToken)
+    {
+        var options = new RpcChildProcessOptions { FileName = "dotnet", Arguments = { await EnsureHostAsync(), "--child" } };
+        var log = NewLogPath(logDirectory);
+        foreach (var argument in WorkerArguments(log, hang))
+        {
+            options.Arguments.Add(argument);
+        }
+
+        var child = await RpcChildProcess.StartAsync(options, cancellationToken: cancellationToken);
+        try
+        {
+            hub.AddWorker(child.Connection);
+        }
+        catch
+        {
+            await child.DisposeAsync();
+            throw;
+        }
+
+        return new WorkerProcess(child.Process, log, child);
+    }
+
+    /// <summary>
+    /// Runs tests/WorkerHost as a producer process: it connects to <paramref name="hubProducerEndpoint"/>, runs jobs
+    /// 0..<paramref name="count"/>-1 (<see cref="IJobs.RunAsync"/>) through the hub and reports each result.
+    /// </summary>
+    /// <returns>The producer's results, in id order.</returns>
+    public static async Task<IReadOnlyList<JobResult>> RunProducerAsync(string hubProducerEndpoint, int count, IEnumerable<string> arguments, CancellationToken cancellationToken)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, UseShellExecute = false };
+        start.ArgumentList.Add(await EnsureHostAsync());
+        start.ArgumentList.Add("--produce");
+        start.ArgumentList.Add(hubProducerEndpoint);
+        start.ArgumentList.Add(count.ToString(CultureInfo.InvariantCulture));
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("The producer did not start.");
+        try
+        {
+            var output = await process.StandardOutput.ReadToEndAsync(cancellationToken);
+            await process.WaitForExitAsync(cancellationToken);
+            if (process.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"The producer exited with code {process.ExitCode}; its output: {output}");
+            }
+
+            return output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(line => line.Split(' '))
+                .Where(parts => parts is ["RESULT", _, _])
+                .Select(parts => new JobResult(int.Parse(parts[2], CultureInfo.InvariantCulture), int.Parse(parts[1], CultureInfo.InvariantCulture)))
+                .ToList();
+        }
+        finally
+        {
+            KillProcess(process);
+        }
+    }
+
     /// <summary>SIGKILL: the worker gets no chance to answer or close its connection cleanly.</summary>
     public void Kill()
     {
         Killed = true;
-        KillProcess(_process);
+        if (_child is not null)
+        {
+            _child.Kill();
+        }
+        else
+        {
+            KillProcess(_process);
+        }
     }
 
     public async ValueTask DisposeAsync()
     {
+        if (_child is not null)
+        {
+            // Closes the connection: the child's ServeParentAsync returns; a child that lingers is killed.
+            await _child.DisposeAsync();
+            return;
+        }
+
         try
         {
             if (!_process.HasExited)
@@ -100,6 +188,11 @@ public sealed class WorkerProcess : IAsyncDisposable
             _process.Dispose();
         }
     }
+
+    /// <summary>The log is named after a fresh id, passed before the pid is known; results and READY carry the pid.</summary>
+    private static string NewLogPath(string logDirectory) => Path.Combine(logDirectory, $"worker-{Guid.NewGuid():N}.log");
+
+    private static IEnumerable<string> WorkerArguments(string log, bool hang) => hang ? ["--log", log, "--hang"] : ["--log", log];
 
     private static void KillProcess(Process process)
     {

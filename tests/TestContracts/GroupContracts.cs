@@ -1,0 +1,89 @@
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+
+// Shared by the group tests and tests/TestHost, whose subscriber mode serves RecordingMember from another process.
+namespace Rpc.Tests.Groups;
+
+/// <summary>What group members serve in these tests.</summary>
+[RpcContract]
+public interface IGroupMember
+{
+    void OnTick(long sequence, string payload);
+
+    Task<int> GetIdAsync();
+
+    Task FailAsync(string message);
+
+    /// <summary>Never completes: the caller sees its connection's loss.</summary>
+    Task HangAsync();
+
+    /// <summary>Waits until at least <paramref name="count"/> ticks have arrived, then returns every tick, in arrival order.</summary>
+    Task<long[]> WaitForTicksAsync(int count, CancellationToken cancellationToken = default);
+}
+
+/// <summary>A publisher that subscribers call to join or leave topics; they serve <see cref="IGroupMember"/> back.</summary>
+[RpcContract]
+public interface IFeed
+{
+    Task SubscribeAsync(string topic);
+
+    Task UnsubscribeAsync(string topic);
+}
+
+/// <summary>Records every tick in arrival order.</summary>
+public sealed class RecordingMember(int id = 0) : IGroupMember
+{
+    private readonly List<long> _ticks = [];
+
+    public int Count
+    {
+        get
+        {
+            lock (_ticks)
+            {
+                return _ticks.Count;
+            }
+        }
+    }
+
+    public long[] Ticks
+    {
+        get
+        {
+            lock (_ticks)
+            {
+                return [.. _ticks];
+            }
+        }
+    }
+
+    public void OnTick(long sequence, string payload)
+    {
+        lock (_ticks)
+        {
+            _ticks.Add(sequence);
+        }
+    }
+
+    public Task<int> GetIdAsync() => Task.FromResult(id);
+
+    public Task FailAsync(string message) => throw new InvalidOperationException(message);
+
+    public Task HangAsync() => new TaskCompletionSource().Task;
+
+    public async Task<long[]> WaitForTicksAsync(int count, CancellationToken cancellationToken = default)
+    {
+        await WaitForCountAsync(count, cancellationToken);
+        return Ticks;
+    }
+
+    public async Task WaitForCountAsync(int count, CancellationToken cancellationToken)
+    {
+        while (Count < count)
+        {
+            await Task.Delay(5, cancellationToken);
+        }
+    }
+}
