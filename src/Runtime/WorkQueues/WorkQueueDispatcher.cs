@@ -33,7 +33,7 @@ internal sealed class WorkQueueWorker
 /// <summary>
 /// Hands each call to exactly one worker: the least busy attached worker with a free slot (ties in round-robin order),
 /// else the bounded queue, else an admission wait (back-pressure). One lock guards everything; every task is completed
-/// outside it, and with asynchronous continuations, so no caller's code runs under the lock.
+/// outside it, so no caller's code runs under the lock.
 /// </summary>
 internal sealed class WorkQueueDispatcher
 {
@@ -334,8 +334,11 @@ internal sealed class WorkQueueDispatcher
     /// <summary>A call waiting for a worker; its node says which list holds it (none once it is handed out or cancelled).</summary>
     private sealed class Waiter : TaskCompletionSource<WorkQueueWorker>
     {
+        // Continuations run inline: a freed slot is handed over on the thread that freed it (typically the worker
+        // connection's receive thread, which just read the previous job's reply), so the next job is sent without a
+        // thread-pool hop. Safe because waiters are only completed outside the lock.
         public Waiter(WorkQueueDispatcher dispatcher)
-            : base(TaskCreationOptions.RunContinuationsAsynchronously) => Dispatcher = dispatcher;
+            : base(TaskCreationOptions.None) => Dispatcher = dispatcher;
 
         public WorkQueueDispatcher Dispatcher { get; }
 
