@@ -29,6 +29,15 @@ public sealed class TransportOptions
     public int ListenBacklog { get; set; } = 512;
 
     /// <summary>
+    /// Gets or sets the size in bytes of each direction's ring of an <c>shm://</c> connection: a power of two from 4 KiB
+    /// (4,096) to 1 GiB. The listener's setting applies (a client learns it when it connects, so a client's setting is
+    /// ignored); each connection maps two rings plus a 4 KiB header in <c>/dev/shm</c>. A larger ring lets a writer run
+    /// further ahead of a slow reader before it waits; a payload larger than the ring still streams through it in pieces.
+    /// Other transports ignore it. Default: 1 MiB (1,048,576).
+    /// </summary>
+    public int SharedMemoryRingSize { get; set; } = Internal.SharedMemory.SharedMemorySegment.DefaultRingBytes;
+
+    /// <summary>
     /// Gets or sets the TLS settings of <c>tls://</c> endpoints: the certificate a server presents (required to listen),
     /// client certificates, and how the peer's certificate is validated. Default: <see langword="null"/>, which a client
     /// treats as the defaults of <see cref="TlsOptions"/> (system roots, server name checked against the endpoint's host).

@@ -29,7 +29,8 @@ internal static unsafe class Futex
     /// sleeping, when the word already differs (the kernel compares under its own lock, so a wake between our last check
     /// and the sleep is never lost). Spurious returns are possible; callers re-check their condition.
     /// </summary>
-    public static void Wait(int* word, int expected, int timeoutMilliseconds)
+    /// <returns><see langword="true"/> when it slept and was woken (not: the word differed, a timeout, a signal).</returns>
+    public static bool Wait(int* word, int expected, int timeoutMilliseconds)
     {
         var timeout = new LibC.Timespec
         {
@@ -38,7 +39,7 @@ internal static unsafe class Futex
         };
 
         // EAGAIN (the word changed), EINTR (a signal) and ETIMEDOUT all mean "look again"; nothing else can fail here.
-        _ = LibC.Syscall(SyscallNumber, word, FutexWait, unchecked((uint)expected), &timeout, null, 0);
+        return LibC.Syscall(SyscallNumber, word, FutexWait, unchecked((uint)expected), &timeout, null, 0) == 0;
     }
 
     /// <summary>Wakes every thread, in any process, sleeping on <paramref name="word"/>.</summary>

@@ -1,5 +1,4 @@
 using System;
-using System.Diagnostics;
 using System.IO;
 using System.IO.Pipelines;
 using System.Net.Sockets;
@@ -14,15 +13,17 @@ namespace Rpc.Transports.Internal.SharedMemory;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Input: a dedicated thread waits for bytes in the inbound ring (spinning briefly, then sleeping on a futex), copies them
-/// into <see cref="_input"/> and flushes. The pipe's reader scheduler is inline, so the runtime's read loop continues on that
-/// thread. When the runtime holds <see cref="TransportOptions.MaxBufferedInputBytes"/> unread, the flush does not complete
-/// and the thread blocks: the ring fills, and the peer's writer waits. Back-pressure, never unbounded memory.
+/// Input: a dedicated thread waits for bytes in the inbound ring (spinning briefly, then sleeping on a futex) and copies
+/// them into <see cref="InputReader"/>, the runtime's <see cref="PipeReader"/> itself; when the runtime waits for bytes,
+/// its read completes on that thread, so the runtime's read loop runs there, with no pipe in between. When the runtime
+/// holds <see cref="TransportOptions.MaxBufferedInputBytes"/> unread, the thread stops taking bytes from the ring: the ring
+/// fills, and the peer's writer waits. Back-pressure, never unbounded memory.
 /// </para>
 /// <para>
-/// Output: the send loop drains <see cref="_output"/> with an inline reader scheduler, so the runtime's <c>FlushAsync</c>
-/// copies into the outbound ring on the runtime's thread. A full ring makes it wait (spin, then futex) for the peer to
-/// consume; a payload larger than the ring streams through it in pieces.
+/// Output: <see cref="OutputWriter"/> is the runtime's <see cref="PipeWriter"/> itself: frames are buffered, and the
+/// runtime's <c>FlushAsync</c> copies them into the outbound ring on the runtime's thread, with no pipe or send loop in
+/// between. A full ring makes it wait (spin, then futex) for the peer to consume; a payload larger than the ring streams
+/// through it in pieces.
 /// </para>
 /// <para>
 /// Liveness: the kernel closes the peer's end of the rendezvous socket when the peer process dies, however it dies, so a
@@ -31,29 +32,31 @@ namespace Rpc.Transports.Internal.SharedMemory;
 /// keeps its socket open and is never mistaken for a dead one.
 /// </para>
 /// <para>
-/// Teardown: the mapping must outlive every thread that may touch it. The receive thread and the send loop each hold a
-/// reference; the last one to end unmaps the segment and closes the socket. <see cref="Abort"/> touches shared memory only
+/// Teardown: the mapping must outlive every thread that may touch it. The receive thread and the writer each hold a
+/// reference (the writer's ends once it is completed or the connection aborted, and nobody is copying into the ring); the
+/// last one to end unmaps the segment and closes the socket. <see cref="Abort"/> touches shared memory only
 /// under <see cref="_shutdownLock"/> and only before that release.
 /// </para>
 /// </remarks>
 internal sealed partial class SharedMemoryConnection : TransportConnection, IDuplexPipe
 {
-    internal const int MinimumSegmentSize = 64 * 1024;
-
-    /// <summary>How long a waiting side spins before it sleeps: a reply within this time costs no wake-up (~25 µs here).</summary>
-    internal const int SpinMicroseconds = 50;
+    /// <summary>
+    /// How long a waiting side spins before it sleeps until it has measured what a wake-up costs (then: about twice that;
+    /// see <see cref="SpscRing"/>). A reply within this time costs no wake-up.
+    /// </summary>
+    internal const int SpinMicroseconds = SpscRing.DefaultSpinMicroseconds;
 
     /// <summary>The longest futex sleep: how often a waiting side checks that its peer still lives.</summary>
     internal const int LivenessIntervalMilliseconds = 100;
 
-    private const int MinimumReceiveSize = MinimumSegmentSize / 2;
+    /// <summary>The receive buffer's size when small frames are all there is (it grows for large ones).</summary>
+    private const int InitialReceiveBufferSize = 16 * 1024;
 
-    /// <summary>Bytes copied from the ring per flush at most, so the runtime starts parsing before a large payload has all arrived.</summary>
+    /// <summary>Free space below which the receive buffer is compacted or grown before the next copy from the ring.</summary>
+    private const int MinimumReceiveSize = 4 * 1024;
+
+    /// <summary>Bytes copied from the ring per delivery at most, so the runtime starts parsing before a large payload has all arrived.</summary>
     private const int MaxReceiveBatch = 256 * 1024;
-
-    private const long MaxBufferedOutputBytes = 1024 * 1024;
-
-    private static readonly long SpinTicks = Stopwatch.Frequency * SpinMicroseconds / 1_000_000;
 
     private static readonly TimeSpan LingerTimeout = TimeSpan.FromMilliseconds(500);
 
@@ -61,8 +64,8 @@ internal sealed partial class SharedMemoryConnection : TransportConnection, IDup
     private readonly Socket _liveness;
     private readonly SpscRing _in;
     private readonly SpscRing _out;
-    private readonly Pipe _input;
-    private readonly Pipe _output;
+    private readonly InputReader _reader;
+    private readonly OutputWriter _writer;
     private readonly Lock _shutdownLock = new();
     private readonly TaskCompletionSource _receiveDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _sendDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -75,6 +78,12 @@ internal sealed partial class SharedMemoryConnection : TransportConnection, IDup
     private int _disposeStarted;
     private int _activeLoops = 2;
 
+    // Writer state, under _shutdownLock: a thread is copying into the outbound ring; the writer has ended for good; why a
+    // send failed (later flushes throw it).
+    private bool _sending;
+    private bool _writerEnded;
+    private Exception? _sendError;
+
     /// <param name="segment">The mapped segment; the connection owns it from here on.</param>
     /// <param name="liveness">The rendezvous socket; the connection owns it from here on.</param>
     /// <param name="isServer">The server writes ring 0 and reads ring 1; the client the other way round.</param>
@@ -86,37 +95,21 @@ internal sealed partial class SharedMemoryConnection : TransportConnection, IDup
         _in = segment.Ring(isServer ? 1 : 0);
         RemoteEndpoint = remoteEndpoint;
 
-        _input = new Pipe(new PipeOptions(
-            pool: null,
-            readerScheduler: PipeScheduler.Inline,
-            writerScheduler: PipeScheduler.Inline,
-            pauseWriterThreshold: options.MaxBufferedInputBytes,
-            resumeWriterThreshold: options.MaxBufferedInputBytes / 2,
-            minimumSegmentSize: MinimumSegmentSize,
-            useSynchronizationContext: false));
-        _output = new Pipe(new PipeOptions(
-            pool: null,
-            readerScheduler: PipeScheduler.Inline,
-            writerScheduler: PipeScheduler.Inline,
-            pauseWriterThreshold: MaxBufferedOutputBytes,
-            resumeWriterThreshold: MaxBufferedOutputBytes / 2,
-            minimumSegmentSize: MinimumSegmentSize,
-            useSynchronizationContext: false));
+        _reader = new InputReader(this, options.MaxBufferedInputBytes);
+        _writer = new OutputWriter(this);
     }
 
     public override IDuplexPipe Transport => this;
 
     public override string RemoteEndpoint { get; }
 
-    PipeReader IDuplexPipe.Input => _input.Reader;
+    PipeReader IDuplexPipe.Input => _reader;
 
-    PipeWriter IDuplexPipe.Output => _output.Writer;
+    PipeWriter IDuplexPipe.Output => _writer;
 
-    /// <summary>Starts the receive thread and the send loop. Called once, right after construction.</summary>
+    /// <summary>Starts the receive thread. Called once, right after construction.</summary>
     public void Start()
     {
-        _ = SendLoopAsync();
-
         var thread = new Thread(static state => ((SharedMemoryConnection)state!).ReceiveOnDedicatedThread(), maxStackSize: 1024 * 1024)
         {
             IsBackground = true,
@@ -127,6 +120,7 @@ internal sealed partial class SharedMemoryConnection : TransportConnection, IDup
 
     public override void Abort(Exception? reason = null)
     {
+        bool endWriter;
         lock (_shutdownLock)
         {
             if (_aborted || _released)
@@ -149,11 +143,19 @@ internal sealed partial class SharedMemoryConnection : TransportConnection, IDup
             // Wakes our own sleepers (receive thread, blocked sender) as well as the peer's.
             _out.WakeAll();
             _in.WakeAll();
+
+            // Unsent bytes are dropped. A thread copying into the ring right now ends the writer when it lets go.
+            endWriter = !_sending && !_writerEnded;
+            _writerEnded |= endWriter;
         }
 
-        // Release a receive thread waiting on back-pressure, and end a send loop waiting for data (it runs inline here).
-        _input.Writer.CancelPendingFlush();
-        _output.Reader.CancelPendingRead();
+        // Release a receive thread waiting on back-pressure.
+        _reader.Interrupt();
+        if (endWriter)
+        {
+            _sendDone.TrySetResult();
+            ReleaseLoop();
+        }
     }
 
     public override ValueTask DisposeAsync()
@@ -172,14 +174,14 @@ internal sealed partial class SharedMemoryConnection : TransportConnection, IDup
         {
             _disposing = true;
 
-            // Completing the writer resumes the send loop inline: it copies whatever the runtime flushed, then marks our
-            // direction closed, which the peer reads as end-of-stream once it has every byte before it.
-            _output.Writer.Complete();
+            // Completing the writer copies whatever the runtime wrote into the ring (now, or when a flush under way lets go),
+            // then marks our direction closed, which the peer reads as end-of-stream once it has every byte before it.
+            _writer.Complete();
             await _sendDone.Task.ConfigureAwait(false);
 
             // We read no more. Like the socket transport, keep draining briefly until the peer closes its direction too, so
             // a peer still writing its last bytes sees an orderly close rather than "the reader went away".
-            _input.Reader.Complete();
+            _reader.Complete();
             try
             {
                 await _receiveDone.Task.WaitAsync(LingerTimeout).ConfigureAwait(false);
@@ -210,6 +212,8 @@ internal sealed partial class SharedMemoryConnection : TransportConnection, IDup
             _in.ConsumerState = SpscRing.StateClosed;
             _in.WakeAll();
         }
+
+        _reader.Interrupt();
     }
 
     /// <summary>Marks our direction finished: the peer reads end-of-stream once it has everything we wrote.</summary>
@@ -228,7 +232,7 @@ internal sealed partial class SharedMemoryConnection : TransportConnection, IDup
         }
     }
 
-    /// <summary>Called by the receive thread and the send loop as each ends; the last one releases the mapping and socket.</summary>
+    /// <summary>Called by the receive thread and the writer as each ends; the last one releases the mapping and socket.</summary>
     private void ReleaseLoop()
     {
         if (Interlocked.Decrement(ref _activeLoops) != 0)
@@ -290,6 +294,4 @@ internal sealed partial class SharedMemoryConnection : TransportConnection, IDup
 
         return error;
     }
-
-    private static bool IsReceiveEnd(FlushResult result) => result.IsCompleted || result.IsCanceled;
 }

@@ -17,16 +17,17 @@ internal sealed class SharedMemoryTransportProvider : ITransportProvider
 {
     private static readonly string[] SchemeNames = ["shm"];
 
-    private readonly int _ringBytes;
+    private readonly int? _ringBytes;
 
+    /// <summary>Listeners use <see cref="TransportOptions.SharedMemoryRingSize"/>.</summary>
     public SharedMemoryTransportProvider()
-        : this(SharedMemorySegment.DefaultRingBytes)
     {
     }
 
     /// <param name="ringBytes">
-    /// The size of each direction's ring for connections this provider accepts (the client learns it in the handshake): a
-    /// power of two from 4 KiB to 1 GiB. Each connection maps a 4 KiB header and two rings.
+    /// The size of each direction's ring for connections this provider accepts, whatever
+    /// <see cref="TransportOptions.SharedMemoryRingSize"/> says (the client learns it in the handshake): a power of two from
+    /// 4 KiB to 1 GiB. Each connection maps a 4 KiB header and two rings.
     /// </param>
     public SharedMemoryTransportProvider(int ringBytes)
     {
@@ -44,6 +45,12 @@ internal sealed class SharedMemoryTransportProvider : ITransportProvider
     {
         var name = SharedMemoryName.Parse(endpoint);
         SocketOptionsValidation.Validate(options);
+        var ringBytes = _ringBytes ?? options.SharedMemoryRingSize;
+        if (!SharedMemorySegment.IsValidRingSize(ringBytes))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), ringBytes, $"TransportOptions.SharedMemoryRingSize must be a power of two from {SharedMemorySegment.MinRingBytes} to {SharedMemorySegment.MaxRingBytes} bytes.");
+        }
+
         EnsureSupported();
         cancellationToken.ThrowIfCancellationRequested();
 
@@ -55,7 +62,7 @@ internal sealed class SharedMemoryTransportProvider : ITransportProvider
 
             // We own the name now: segments left by a previous server that died mid-handshake can go.
             SharedMemorySegment.ReclaimStale(SharedMemoryName.Directory, SharedMemoryName.SegmentPrefix(name));
-            return ValueTask.FromResult<TransportListener>(new SharedMemoryListener(socket, file, name, _ringBytes, options));
+            return ValueTask.FromResult<TransportListener>(new SharedMemoryListener(socket, file, name, ringBytes, options));
         }
         catch
         {
