@@ -135,6 +135,39 @@ public sealed class DispatcherTests : TestBase
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Protocols))]
+    public async Task A_connection_lost_while_waiting_for_a_queue_slot_gives_every_slot_back(RpcProtocol protocol)
+    {
+        await using var dispatcher = new RpcDispatcher(new RpcDispatcherOptions { MaxConcurrency = 1, QueueCapacity = 2 });
+        var first = new Probe { Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        var lost = await ConnectAsync(dispatcher, first, protocol);
+        var proxy = lost.Client.CreateProxy<IDispatchProbe>();
+        var calls = Enumerable.Range(0, 10).Select(i => proxy.RunAsync(i, 0)).ToArray();
+        await WaitUntilAsync(() => first.Started.Count == 1 && dispatcher.QueueDepth == 2);
+
+        // The connection waits for a slot (reading paused) when it is lost; then the queue drains.
+        await lost.DisposeAsync();
+        first.Gate.SetResult();
+        await WaitUntilAsync(() => dispatcher.QueueDepth == 0 && calls.All(call => call.IsCompleted));
+
+        // Both slots are free again: a new connection fills the whole queue.
+        var second = new Probe { Gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        await using var pair = await ConnectAsync(dispatcher, second, protocol);
+        var next = Enumerable.Range(0, 5).Select(i => pair.Client.CreateProxy<IDispatchProbe>().RunAsync(i, 0)).ToArray();
+        await WaitUntilAsync(() => second.Started.Count == 1 && dispatcher.QueueDepth == 2);
+        second.Gate.SetResult();
+        Assert.Equal(Enumerable.Range(0, 5), (await Task.WhenAll(next).WaitAsync(TimeoutToken)).Order());
+    }
+
+    private async Task WaitUntilAsync(Func<bool> condition)
+    {
+        while (!condition())
+        {
+            await Task.Delay(5, TimeoutToken);
+        }
+    }
+
     private static Task<Pair> ConnectAsync(RpcDispatcher dispatcher, Probe probe, RpcProtocol protocol = RpcProtocol.Binary)
     {
         var (serverPipe, clientPipe) = FullDuplexStream.CreatePipePair();

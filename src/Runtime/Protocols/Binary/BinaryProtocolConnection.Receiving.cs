@@ -42,18 +42,10 @@ internal sealed partial class BinaryProtocolConnection
                     }
                 }
 
-                if (_waitingForDispatchSlot && _options.Dispatcher is { } dispatcher)
-                {
-                    // The dispatcher's queue is full: stop reading this connection until a worker frees a slot, so the
-                    // transport's buffers fill and the peer's sends slow down.
-                    await dispatcher.ReserveAsync(CancellationToken.None).ConfigureAwait(false);
-                    _dispatchSlotReserved = true;
-                    _waitingForDispatchSlot = false;
-                }
-
                 if (TakeReadPause() is { } pause)
                 {
-                    // A service made one of this peer's calls wait for room (see PauseReadingOfDispatchingConnection).
+                    // A full dispatcher queue, or a service that made one of this peer's calls wait for room: read nothing
+                    // until it ends, so the transport's buffers fill and the peer's sends slow down.
                     await pause.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 }
 
@@ -114,7 +106,7 @@ internal sealed partial class BinaryProtocolConnection
                     if (!dispatcher.TryReserve())
                     {
                         buffer = remaining;
-                        _waitingForDispatchSlot = true;
+                        PauseReading(ReserveDispatchSlotAsync(dispatcher));
                         return true;
                     }
 
@@ -133,6 +125,24 @@ internal sealed partial class BinaryProtocolConnection
         finally
         {
             Uncork();
+        }
+    }
+
+    /// <summary>Waits for a queue slot for the call frame the receive loop put back; the loop reads again once it has one.</summary>
+    private async Task ReserveDispatchSlotAsync(RpcDispatcher dispatcher)
+    {
+        await dispatcher.ReserveAsync(CancellationToken.None).ConfigureAwait(false);
+        lock (IncomingGate)
+        {
+            // Close gives back a reserved slot under this lock; after it, nobody would.
+            if (IsClosed)
+            {
+                dispatcher.Unreserve();
+            }
+            else
+            {
+                _dispatchSlotReserved = true;
+            }
         }
     }
 

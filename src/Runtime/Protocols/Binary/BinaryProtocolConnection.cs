@@ -50,7 +50,6 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
 
     // The dispatcher queue slot taken for the next call frame (see ProcessFrames), and this connection's FIFO lane.
     private bool _dispatchSlotReserved;
-    private bool _waitingForDispatchSlot;
     private readonly DispatchLane? _dispatchLane;
 
     private Task? _receiveLoop;
