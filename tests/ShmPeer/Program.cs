@@ -1,11 +1,14 @@
 using System;
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Net.Sockets;
 using System.Threading;
 using System.Threading.Tasks;
 using Rpc.Transports;
 
 // Usage: ShmPeer <mode> <name>
+//   rendezvous-connect  (<name> is the rendezvous socket's path) connect to it, read the start of the server's segment
+//                       offer, print "ready", never answer: a client stuck mid-handshake
 //   flood-client  connect to shm://name, print "ready", write forever, never read
 //   flood-server  listen on shm://name, print "ready", accept one client, write to it forever, never read
 //   listen        listen on shm://name, print "ready", accept and hold connections until killed
@@ -13,7 +16,7 @@ using Rpc.Transports;
 // The test that starts it kills it; stdin closing (the test process died) also ends it.
 if (args.Length != 2)
 {
-    Console.Error.WriteLine("usage: ShmPeer <flood-client|flood-server|listen|echo-server> <name>");
+    Console.Error.WriteLine("usage: ShmPeer <flood-client|flood-server|listen|echo-server|rendezvous-connect> <name>");
     return 2;
 }
 
@@ -27,6 +30,21 @@ _ = Task.Run(() =>
 var endpoint = "shm://" + args[1];
 switch (args[0])
 {
+    case "rendezvous-connect":
+        {
+            using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(args[1]));
+            if (await socket.ReceiveAsync(new byte[1], SocketFlags.None) != 1)
+            {
+                Console.Error.WriteLine("the server closed the rendezvous socket without an offer");
+                return 1;
+            }
+
+            Console.WriteLine("ready");
+            await Task.Delay(Timeout.Infinite);
+            break;
+        }
+
     case "flood-client":
         {
             var connection = await RpcTransports.ConnectAsync(endpoint);

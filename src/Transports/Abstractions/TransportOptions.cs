@@ -19,6 +19,16 @@ public sealed class TransportOptions
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
+    /// Gets or sets how long a listener gives an accepted client to complete its transport handshake (the TLS handshake
+    /// of <c>tls://</c>, the segment hand-over of <c>shm://</c>) before it closes that connection. Handshakes run
+    /// concurrently, off the accept loop, so a silent or stopped client delays no other client; this bounds how long it
+    /// holds a connection the application never sees. Must be positive and finite. Transports without a handshake
+    /// (<c>unix</c>, <c>tcp</c>, <c>pipe</c>) ignore it; on <c>tls://</c>, <see cref="TlsOptions.HandshakeTimeout"/> applies
+    /// as well and the shorter one wins. Default: 10 s.
+    /// </summary>
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
     /// Gets or sets whether each connection reads on a dedicated thread with blocking receives (the default).
     /// A blocking receive wakes exactly one thread per message, where the asynchronous socket path adds a hop from the
     /// event thread to the thread pool (~40 µs here); set <see langword="false"/> for servers with thousands of connections.

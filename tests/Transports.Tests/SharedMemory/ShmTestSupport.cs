@@ -2,6 +2,7 @@ using System;
 using System.Diagnostics;
 using System.IO;
 using System.Linq;
+using System.Runtime.InteropServices;
 using System.Threading;
 using System.Threading.Tasks;
 using Rpc.Transports.Internal.SharedMemory;
@@ -64,7 +65,7 @@ internal sealed class PeerProcess : IDisposable
         start.ArgumentList.Add(name);
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start ShmPeer");
         // A server killed with SIGKILL leaves its rendezvous socket (that is what stale-file reclaim is for); tidy up after it.
-        var peer = new PeerProcess(process, mode == "flood-client" ? null : SharedMemoryName.RendezvousPath(name));
+        var peer = new PeerProcess(process, mode is "flood-client" or "rendezvous-connect" ? null : SharedMemoryName.RendezvousPath(name));
         try
         {
             var line = await process.StandardOutput.ReadLineAsync(cancellationToken);
@@ -83,6 +84,12 @@ internal sealed class PeerProcess : IDisposable
         }
     }
 
+    /// <summary>SIGSTOP: the process stays alive (its sockets open) but runs no instruction until <see cref="Continue"/>.</summary>
+    public void Stop() => Signal(SignalStop);
+
+    /// <summary>SIGCONT.</summary>
+    public void Continue() => Signal(SignalContinue);
+
     /// <summary>SIGKILL: the process gets no chance to clean anything up.</summary>
     public void Kill()
     {
@@ -99,6 +106,12 @@ internal sealed class PeerProcess : IDisposable
 
     public void Dispose()
     {
+        // SIGKILL ends a stopped process too; SIGCONT first so that nothing is left stopped if the kill fails.
+        if (!_process.HasExited)
+        {
+            _ = kill(_process.Id, SignalContinue);
+        }
+
         Kill();
         _process.Dispose();
         if (_socketToRemove is not null)
@@ -106,4 +119,21 @@ internal sealed class PeerProcess : IDisposable
             File.Delete(_socketToRemove);
         }
     }
+
+    private const int SignalStop = 19;
+    private const int SignalContinue = 18;
+
+    private void Signal(int signal)
+    {
+        if (!_process.HasExited && kill(_process.Id, signal) != 0)
+        {
+            throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+    }
+
+    // DllImport, not LibraryImport: the generated marshalling needs unsafe code, which this project does not enable.
+    [DllImport("libc", SetLastError = true)]
+#pragma warning disable SYSLIB1054
+    private static extern int kill(int pid, int signal);
+#pragma warning restore SYSLIB1054
 }

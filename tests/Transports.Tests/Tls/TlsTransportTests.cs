@@ -8,7 +8,7 @@ using System.Net.Sockets;
 using System.Security.Authentication;
 using System.Threading;
 using System.Threading.Tasks;
-using Rpc.Transports.Internal.Tls;
+using Rpc.Transports.Internal.Connections;
 using Xunit;
 
 namespace Rpc.Transports.Tests.Tls;
@@ -121,7 +121,7 @@ public sealed class TlsTransportTests : TestBase
         var timeout = TimeSpan.FromSeconds(1.5);
         await using var listener = await Bounded(RpcTransports.ListenAsync("tls://127.0.0.1:0", ServerOptions(handshakeTimeout: timeout), TimeoutToken));
         var failures = new ConcurrentQueue<Exception>();
-        ((TlsListener)listener).HandshakeFailed += (_, error) => failures.Enqueue(error);
+        ((AcceptLoopListener)listener).HandshakeFailed += failures.Enqueue;
         var port = new Uri(listener.Endpoint.Replace("tls://", "http://", StringComparison.Ordinal)).Port;
 
         using var silent = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -157,7 +157,7 @@ public sealed class TlsTransportTests : TestBase
     {
         await using var listener = await Bounded(RpcTransports.ListenAsync("tls://127.0.0.1:0", ServerOptions(), TimeoutToken));
         var failures = new ConcurrentQueue<Exception>();
-        ((TlsListener)listener).HandshakeFailed += (_, error) => failures.Enqueue(error);
+        ((AcceptLoopListener)listener).HandshakeFailed += failures.Enqueue;
         var port = new Uri(listener.Endpoint.Replace("tls://", "http://", StringComparison.Ordinal)).Port;
 
         await using var plain = await Bounded(RpcTransports.ConnectAsync($"tcp://127.0.0.1:{port}", cancellationToken: TimeoutToken));

@@ -6,6 +6,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
+using Rpc.Transports.Internal.Connections;
 using Rpc.Transports.Internal.Sockets;
 
 namespace Rpc.Transports.Internal.Pipes;
@@ -70,7 +71,8 @@ internal sealed class NamedPipeTransportProvider : ITransportProvider
             var file = UnixSocketFile.BindAndListen(socket, path, options.ListenBacklog);
             var bound = "pipe://" + endpoint.Host;
             var userId = OperatingSystem.IsLinux() ? LibC.GetEffectiveUserId() : 0;
-            return ValueTask.FromResult<TransportListener>(new SocketListener(socket, bound, options, file, peer => DescribePeer(bound, userId, peer)));
+            return ValueTask.FromResult<TransportListener>(AcceptLoopListener.WithoutHandshake(
+                socket, bound, file, peer => DescribePeer(bound, userId, peer) is { } description ? SocketConnector.StartConnection(peer, options, description) : null));
         }
         catch
         {

@@ -4,6 +4,7 @@ using System.IO;
 using System.Net.Sockets;
 using System.Threading;
 using System.Threading.Tasks;
+using Rpc.Transports.Internal.Connections;
 using Rpc.Transports.Internal.Sockets;
 
 namespace Rpc.Transports.Internal.SharedMemory;
@@ -62,7 +63,8 @@ internal sealed class SharedMemoryTransportProvider : ITransportProvider
 
             // We own the name now: segments left by a previous server that died mid-handshake can go.
             SharedMemorySegment.ReclaimStale(SharedMemoryName.Directory, SharedMemoryName.SegmentPrefix(name));
-            return ValueTask.FromResult<TransportListener>(new SharedMemoryListener(socket, file, name, ringBytes, options));
+            return ValueTask.FromResult<TransportListener>(AcceptLoopListener.WithHandshake(
+                socket, "shm://" + name, file, options.HandshakeTimeout, (client, token) => HandOverSegmentAsync(client, name, ringBytes, options, token)));
         }
         catch
         {
@@ -125,6 +127,25 @@ internal sealed class SharedMemoryTransportProvider : ITransportProvider
             socket.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Server side of one connection: hands the client its own new segment. Returns <see langword="null"/> (the accept loop
+    /// closes the socket) for a client of another user.
+    /// </summary>
+    private static async ValueTask<TransportConnection?> HandOverSegmentAsync(Socket socket, string name, int ringBytes, TransportOptions options, CancellationToken cancellationToken)
+    {
+        var (pid, uid) = SharedMemoryHandshake.PeerCredentials(socket);
+        if (uid != LibC.GetEffectiveUserId())
+        {
+            // The socket is 0600, so only root gets here; it still gets no segment of another user's server.
+            return null;
+        }
+
+        var segment = await SharedMemoryHandshake.OfferAsync(socket, name, ringBytes, cancellationToken).ConfigureAwait(false);
+        var connection = new SharedMemoryConnection(segment, socket, isServer: true, options, FormattableString.Invariant($"shm://{name} (peer pid {pid})"));
+        connection.Start();
+        return connection;
     }
 
     private static void EnsureSupported()

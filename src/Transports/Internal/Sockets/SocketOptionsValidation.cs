@@ -19,6 +19,11 @@ internal static class SocketOptionsValidation
             throw new ArgumentOutOfRangeException(nameof(options), options.ConnectTimeout, "TransportOptions.ConnectTimeout must be positive or Timeout.InfiniteTimeSpan.");
         }
 
+        if (options.HandshakeTimeout <= TimeSpan.Zero || options.HandshakeTimeout.TotalMilliseconds > int.MaxValue)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.HandshakeTimeout, "TransportOptions.HandshakeTimeout must be positive and finite: a handshake without a deadline lets a silent client hold a connection forever.");
+        }
+
         if (options.ListenBacklog < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(options), options.ListenBacklog, "TransportOptions.ListenBacklog must be at least 1.");

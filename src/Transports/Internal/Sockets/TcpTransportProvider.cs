@@ -6,6 +6,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Threading;
 using System.Threading.Tasks;
+using Rpc.Transports.Internal.Connections;
 
 namespace Rpc.Transports.Internal.Sockets;
 
@@ -17,6 +18,13 @@ internal sealed class TcpTransportProvider : ITransportProvider
     public IReadOnlyList<string> Schemes => SchemeNames;
 
     public async ValueTask<TransportListener> ListenAsync(RpcEndpoint endpoint, TransportOptions options, CancellationToken cancellationToken)
+    {
+        var (socket, bound) = await BindAsync(endpoint, options, cancellationToken).ConfigureAwait(false);
+        return AcceptLoopListener.WithoutHandshake(socket, bound, socketFile: null, peer => SocketConnector.StartConnection(peer, options, DescribePeer(peer, bound)));
+    }
+
+    /// <summary>Binds and listens on a TCP endpoint; returns the socket and the endpoint as bound (the real port for port 0).</summary>
+    internal static async ValueTask<(Socket Socket, string Bound)> BindAsync(RpcEndpoint endpoint, TransportOptions options, CancellationToken cancellationToken)
     {
         SocketOptionsValidation.Validate(options);
         CheckShape(endpoint);
@@ -35,9 +43,12 @@ internal sealed class TcpTransportProvider : ITransportProvider
             throw new System.IO.IOException($"Cannot listen on {endpoint.Original}: {ex.Message}.", ex);
         }
 
-        var bound = Format((IPEndPoint)socket.LocalEndPoint!);
-        return new SocketListener(socket, bound, options, socketFile: null, peer => peer.RemoteEndPoint is IPEndPoint remote ? Format(remote) : bound + " (accepted)");
+        return (socket, Format((IPEndPoint)socket.LocalEndPoint!));
     }
+
+    /// <summary>Names an accepted peer by its address, for error messages.</summary>
+    internal static string DescribePeer(Socket peer, string bound) =>
+        peer.RemoteEndPoint is IPEndPoint remote ? Format(remote) : bound + " (accepted)";
 
     public async ValueTask<TransportConnection> ConnectAsync(RpcEndpoint endpoint, TransportOptions options, CancellationToken cancellationToken)
     {

@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using System.Net.Sockets;
 using System.Threading;
 using System.Threading.Tasks;
+using Rpc.Transports.Internal.Connections;
 
 namespace Rpc.Transports.Internal.Sockets;
 
@@ -23,7 +24,7 @@ internal sealed class UnixSocketTransportProvider : ITransportProvider
         {
             var file = UnixSocketFile.BindAndListen(socket, path, options.ListenBacklog);
             var bound = "unix://" + path;
-            return ValueTask.FromResult<TransportListener>(new SocketListener(socket, bound, options, file, peer => DescribePeer(bound, peer)));
+            return ValueTask.FromResult<TransportListener>(AcceptLoopListener.WithoutHandshake(socket, bound, file, peer => SocketConnector.StartConnection(peer, options, DescribePeer(bound, peer))));
         }
         catch
         {

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Net.Security;
 using System.Threading;
 using System.Threading.Tasks;
+using Rpc.Transports.Internal.Connections;
 using Rpc.Transports.Internal.Sockets;
 
 namespace Rpc.Transports.Internal.Tls;
@@ -28,7 +29,7 @@ internal sealed class TlsTransportProvider : ITransportProvider
 
     public async ValueTask<TransportListener> ListenAsync(RpcEndpoint endpoint, TransportOptions options, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(options);
+        SocketOptionsValidation.Validate(options);
         var tls = options.Tls;
         if (tls?.ServerCertificate is not { } certificate)
         {
@@ -49,8 +50,13 @@ internal sealed class TlsTransportProvider : ITransportProvider
         var context = SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true);
 
         // The TCP provider does not look at the scheme, so its errors name the tls:// endpoint the caller gave.
-        var tcp = await _tcp.ListenAsync(endpoint, UnderlyingOptions(options), cancellationToken).ConfigureAwait(false);
-        return new TlsListener(tcp, "tls://" + TlsListener.StripScheme(tcp.Endpoint), tls, context, options);
+        var underlying = UnderlyingOptions(options);
+        var (socket, bound) = await TcpTransportProvider.BindAsync(endpoint, underlying, cancellationToken).ConfigureAwait(false);
+        return AcceptLoopListener.WithHandshake(socket, "tls://" + StripScheme(bound), socketFile: null, options.HandshakeTimeout, async (peer, token) =>
+        {
+            var tcp = SocketConnector.StartConnection(peer, underlying, TcpTransportProvider.DescribePeer(peer, bound));
+            return await TlsHandshake.AuthenticateAsServerAsync(tcp, "tls://" + StripScheme(tcp.RemoteEndpoint), tls, context, options, token).ConfigureAwait(false);
+        });
     }
 
     public async ValueTask<TransportConnection> ConnectAsync(RpcEndpoint endpoint, TransportOptions options, CancellationToken cancellationToken)
@@ -60,6 +66,12 @@ internal sealed class TlsTransportProvider : ITransportProvider
         TlsHandshake.Validate(tls);
         var tcp = await _tcp.ConnectAsync(endpoint, UnderlyingOptions(options), cancellationToken).ConfigureAwait(false);
         return await TlsHandshake.AuthenticateAsClientAsync(tcp, endpoint, tls, options, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static string StripScheme(string endpoint)
+    {
+        var separator = endpoint.IndexOf("://", StringComparison.Ordinal);
+        return separator < 0 ? endpoint : endpoint[(separator + 3)..];
     }
 
     private static TransportOptions UnderlyingOptions(TransportOptions options) => new()
