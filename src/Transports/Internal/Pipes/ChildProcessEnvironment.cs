@@ -3,6 +3,7 @@ using System.Globalization;
 using System.IO;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
+using Rpc.Transports.Internal.Interop;
 
 namespace Rpc.Transports.Internal.Pipes;
 
@@ -46,14 +47,14 @@ internal static class ChildProcessEnvironment
         {
             // Our own copies of stdin/stdout carry the protocol; fd 0 becomes /dev/null and fd 1 a copy of stderr, so a stray
             // Console.WriteLine or native printf in the child lands in the log instead of corrupting the frames.
-            var read = new SafeFileHandle(PipeLibC.Duplicate(0), ownsHandle: true);
-            var write = new SafeFileHandle(PipeLibC.Duplicate(1), ownsHandle: true);
+            var read = new SafeFileHandle(LibC.Duplicate(0), ownsHandle: true);
+            var write = new SafeFileHandle(LibC.Duplicate(1), ownsHandle: true);
             using (var devNull = File.OpenHandle("/dev/null", FileMode.Open, FileAccess.Read))
             {
-                PipeLibC.Redirect((int)devNull.DangerousGetHandle(), 0);
+                LibC.Redirect((int)devNull.DangerousGetHandle(), 0);
             }
 
-            PipeLibC.Redirect(2, 1);
+            LibC.Redirect(2, 1);
             Console.SetOut(Console.Error);
             return (read, write, parent);
         }
@@ -68,8 +69,8 @@ internal static class ChildProcessEnvironment
 
         // Inherited without close-on-exec (that is how they got here); a grandchild must not inherit them too, or it would
         // keep the pipes open after this process dies and the parent would never see the end of the stream.
-        PipeLibC.SetCloseOnExec(readFd);
-        PipeLibC.SetCloseOnExec(writeFd);
+        LibC.SetCloseOnExec(readFd);
+        LibC.SetCloseOnExec(writeFd);
         return (new SafeFileHandle(readFd, ownsHandle: true), new SafeFileHandle(writeFd, ownsHandle: true), parent);
     }
 
@@ -79,16 +80,16 @@ internal static class ChildProcessEnvironment
     /// </summary>
     public static bool TryKillWhenParentDies(int parentProcessId)
     {
-        if (parentProcessId <= 0 || PipeLibC.GetParentProcessId() != parentProcessId)
+        if (parentProcessId <= 0 || LibC.GetParentProcessId() != parentProcessId)
         {
             return false;
         }
 
         // PR_SET_PDEATHSIG fires when the thread that forked us ends; RpcChildProcess forks from a thread that lives as long
         // as the parent process. Checking getppid() again closes the race with a parent that died before prctl().
-        return PipeLibC.TrySetParentDeathSignal(SigKill) && PipeLibC.GetParentProcessId() == parentProcessId;
+        return LibC.TrySetParentDeathSignal(SigKill) && LibC.GetParentProcessId() == parentProcessId;
     }
 
-    public static int ParentProcessId => PipeLibC.GetParentProcessId();
+    public static int ParentProcessId => LibC.GetParentProcessId();
 
 }

@@ -7,6 +7,7 @@ using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
 using Rpc.Transports.Internal.Connections;
+using Rpc.Transports.Internal.Interop;
 using Rpc.Transports.Internal.Sockets;
 
 namespace Rpc.Transports.Internal.Pipes;

@@ -6,6 +6,7 @@ using System.Runtime.InteropServices;
 using System.Threading.Tasks;
 using Microsoft.Win32.SafeHandles;
 using Rpc.Transports.Internal.Connections;
+using Rpc.Transports.Internal.Interop;
 using Rpc.Transports.Internal.Sockets;
 
 namespace Rpc.Transports.Internal.Pipes;
@@ -48,7 +49,7 @@ internal sealed class PipeConnection : DuplexPipeConnection
         _read = read;
         _write = write;
         _peerEndReason = peerEndReason;
-        _wake = new SafeFileHandle(PipeLibC.CreateEventFd(), ownsHandle: true);
+        _wake = new SafeFileHandle(LibC.CreateEventFd(), ownsHandle: true);
     }
 
     /// <summary>Takes ownership of both descriptors, makes them non-blocking and starts the connection.</summary>
@@ -68,8 +69,8 @@ internal sealed class PipeConnection : DuplexPipeConnection
         }
 
         SocketOptionsValidation.Validate(options);
-        PipeLibC.SetNonBlocking((int)read.DangerousGetHandle());
-        PipeLibC.SetNonBlocking((int)write.DangerousGetHandle());
+        LibC.SetNonBlocking((int)read.DangerousGetHandle());
+        LibC.SetNonBlocking((int)write.DangerousGetHandle());
         var connection = new PipeConnection(read, write, options, remoteEndpoint, peerEndReason);
         connection.Start();
         return connection;
@@ -117,7 +118,7 @@ internal sealed class PipeConnection : DuplexPipeConnection
                     var offset = 0;
                     while (offset < segment.Length)
                     {
-                        var written = PipeLibC.Write(fd, start + offset, segment.Length - offset);
+                        var written = LibC.Write(fd, start + offset, segment.Length - offset);
                         if (written >= 0)
                         {
                             offset += (int)written;
@@ -125,23 +126,23 @@ internal sealed class PipeConnection : DuplexPipeConnection
                         }
 
                         var errno = Marshal.GetLastPInvokeError();
-                        if (errno == PipeLibC.EINTR)
+                        if (errno == LibC.EINTR)
                         {
                             continue;
                         }
 
-                        if (errno == PipeLibC.EPIPE)
+                        if (errno == LibC.EPIPE)
                         {
                             throw new IOException($"The connection to {RemoteEndpoint} was lost while sending: the peer closed its end of the pipe.");
                         }
 
-                        if (errno != PipeLibC.EAGAIN)
+                        if (errno != LibC.EAGAIN)
                         {
                             throw new IOException($"Writing to {RemoteEndpoint} failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}).");
                         }
 
                         // The pipe's buffer is full because the peer is not reading: that is the back-pressure.
-                        if (!WaitUntilReady(fd, PipeLibC.PollOut, wake))
+                        if (!WaitUntilReady(fd, LibC.PollOut, wake))
                         {
                             throw new ObjectDisposedException(RemoteEndpoint, "The connection was closed while sending.");
                         }
@@ -219,14 +220,14 @@ internal sealed class PipeConnection : DuplexPipeConnection
     {
         fixed (byte* bytes = buffer)
         {
-            if (pollFirst && !WaitUntilReady(fd, PipeLibC.PollIn, wake))
+            if (pollFirst && !WaitUntilReady(fd, LibC.PollIn, wake))
             {
                 return -1;
             }
 
             while (true)
             {
-                var read = PipeLibC.Read(fd, bytes, buffer.Length);
+                var read = LibC.Read(fd, bytes, buffer.Length);
                 if (read >= 0)
                 {
                     pollFirst = read < buffer.Length;
@@ -234,17 +235,17 @@ internal sealed class PipeConnection : DuplexPipeConnection
                 }
 
                 var errno = Marshal.GetLastPInvokeError();
-                if (errno == PipeLibC.EINTR)
+                if (errno == LibC.EINTR)
                 {
                     continue;
                 }
 
-                if (errno != PipeLibC.EAGAIN)
+                if (errno != LibC.EAGAIN)
                 {
                     throw new IOException($"Reading from the pipe failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}).");
                 }
 
-                if (!WaitUntilReady(fd, PipeLibC.PollIn, wake))
+                if (!WaitUntilReady(fd, LibC.PollIn, wake))
                 {
                     return -1;
                 }
@@ -255,18 +256,18 @@ internal sealed class PipeConnection : DuplexPipeConnection
     /// <summary>Sleeps until <paramref name="fd"/> is ready (or hung up) or <paramref name="wake"/> is signalled (false).</summary>
     private static unsafe bool WaitUntilReady(int fd, short events, int wake)
     {
-        var fds = stackalloc PipeLibC.PollFd[2];
+        var fds = stackalloc LibC.PollFd[2];
         while (true)
         {
-            fds[0] = new PipeLibC.PollFd { Fd = fd, Events = events };
-            fds[1] = new PipeLibC.PollFd { Fd = wake, Events = PipeLibC.PollIn };
-            if (PipeLibC.Poll(fds, 2, -1) >= 0)
+            fds[0] = new LibC.PollFd { Fd = fd, Events = events };
+            fds[1] = new LibC.PollFd { Fd = wake, Events = LibC.PollIn };
+            if (LibC.Poll(fds, 2, -1) >= 0)
             {
                 return fds[1].ReturnedEvents == 0;
             }
 
             var errno = Marshal.GetLastPInvokeError();
-            if (errno != PipeLibC.EINTR)
+            if (errno != LibC.EINTR)
             {
                 throw new IOException($"poll() on the pipe failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}).");
             }
@@ -280,7 +281,7 @@ internal sealed class PipeConnection : DuplexPipeConnection
         {
             _wake.DangerousAddRef(ref success);
             ulong one = 1;
-            _ = PipeLibC.Write((int)_wake.DangerousGetHandle(), (byte*)&one, sizeof(ulong));
+            _ = LibC.Write((int)_wake.DangerousGetHandle(), (byte*)&one, sizeof(ulong));
         }
         catch (ObjectDisposedException)
         {

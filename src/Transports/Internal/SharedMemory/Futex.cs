@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.InteropServices;
+using Rpc.Transports.Internal.Interop;
 
 namespace Rpc.Transports.Internal.SharedMemory;
 

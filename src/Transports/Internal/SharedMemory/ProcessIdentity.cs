@@ -2,6 +2,7 @@ using System;
 using System.Globalization;
 using System.IO;
 using System.Runtime.InteropServices;
+using Rpc.Transports.Internal.Interop;
 
 namespace Rpc.Transports.Internal.SharedMemory;
 

@@ -2,7 +2,6 @@ using System;
 using System.Buffers.Binary;
 using System.IO;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Text;
 using System.Threading;
 using System.Threading.Tasks;
@@ -97,21 +96,6 @@ internal static class SharedMemoryHandshake
             segment.Dispose();
             throw;
         }
-    }
-
-    /// <summary>Reads the peer's credentials (<c>SO_PEERCRED</c>): who is at the other end of a Unix socket, from the kernel.</summary>
-    public static (int Pid, uint Uid) PeerCredentials(Socket socket)
-    {
-        // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
-        const int SolSocket = 1;
-        const int SoPeerCred = 17;
-        Span<byte> credentials = stackalloc byte[12];
-        if (socket.GetRawSocketOption(SolSocket, SoPeerCred, credentials) != credentials.Length)
-        {
-            throw new IOException("Cannot read the peer's credentials of the rendezvous socket.");
-        }
-
-        return (MemoryMarshal.Read<int>(credentials), MemoryMarshal.Read<uint>(credentials[4..]));
     }
 
     private static bool IsSegmentSuffix(ReadOnlySpan<char> suffix)

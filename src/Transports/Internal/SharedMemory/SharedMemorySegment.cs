@@ -6,6 +6,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Threading;
 using Microsoft.Win32.SafeHandles;
+using Rpc.Transports.Internal.Interop;
 
 namespace Rpc.Transports.Internal.SharedMemory;
 

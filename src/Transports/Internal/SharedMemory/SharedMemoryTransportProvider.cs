@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Threading;
 using System.Threading.Tasks;
 using Rpc.Transports.Internal.Connections;
+using Rpc.Transports.Internal.Interop;
 using Rpc.Transports.Internal.Sockets;
 
 namespace Rpc.Transports.Internal.SharedMemory;
@@ -93,7 +94,7 @@ internal sealed class SharedMemoryTransportProvider : ITransportProvider
         {
             await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), timeout.Token).ConfigureAwait(false);
 
-            var (pid, uid) = SharedMemoryHandshake.PeerCredentials(socket);
+            var (pid, uid) = PeerCredentials.TryGet(socket) ?? throw new IOException("Cannot read the peer's credentials of the rendezvous socket.");
             var owner = LibC.GetEffectiveUserId();
             if (uid != owner)
             {
@@ -135,7 +136,7 @@ internal sealed class SharedMemoryTransportProvider : ITransportProvider
     /// </summary>
     private static async ValueTask<TransportConnection?> HandOverSegmentAsync(Socket socket, string name, int ringBytes, TransportOptions options, CancellationToken cancellationToken)
     {
-        var (pid, uid) = SharedMemoryHandshake.PeerCredentials(socket);
+        var (pid, uid) = PeerCredentials.TryGet(socket) ?? throw new IOException("Cannot read the peer's credentials of the rendezvous socket.");
         if (uid != LibC.GetEffectiveUserId())
         {
             // The socket is 0600, so only root gets here; it still gets no segment of another user's server.

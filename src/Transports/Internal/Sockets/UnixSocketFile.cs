@@ -3,6 +3,7 @@ using System.IO;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
+using Rpc.Transports.Internal.Interop;
 
 namespace Rpc.Transports.Internal.Sockets;
 

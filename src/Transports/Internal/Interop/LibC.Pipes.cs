@@ -1,18 +1,11 @@
 using System.Runtime.InteropServices;
 
-namespace Rpc.Transports.Internal.Pipes;
+namespace Rpc.Transports.Internal.Interop;
 
-/// <summary>
-/// The libc calls behind pipe connections and child processes: non-blocking <c>read</c>/<c>write</c> woken through
-/// <c>poll</c>, an <c>eventfd</c> to interrupt them, descriptor flags, and the parent-death signal. Linux only; callers
-/// check <see cref="System.OperatingSystem.IsLinux"/> first.
-/// </summary>
-internal static unsafe partial class PipeLibC
+// The calls behind pipe connections and child processes: non-blocking read/write woken through
+// poll, an eventfd to interrupt them, descriptor flags, and the parent-death signal.
+internal static unsafe partial class LibC
 {
-    internal const int EINTR = 4;
-    internal const int EAGAIN = 11;
-    internal const int EPIPE = 32;
-
     internal const short PollIn = 0x001;
     internal const short PollOut = 0x004;
 
@@ -97,12 +90,6 @@ internal static unsafe partial class PipeLibC
 
     /// <summary>Asks the kernel to send <paramref name="signal"/> to this process when the thread that forked it ends.</summary>
     internal static bool TrySetParentDeathSignal(int signal) => Prctl(PrSetPDeathSig, (nuint)signal, 0, 0, 0) == 0;
-
-    internal static System.IO.IOException Error(string call)
-    {
-        var errno = Marshal.GetLastPInvokeError();
-        return new System.IO.IOException($"{call} failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno}).");
-    }
 
     [StructLayout(LayoutKind.Sequential)]
     internal struct PollFd
