@@ -7,6 +7,7 @@ using System.Threading.Tasks;
 using Rpc.Transports;
 
 // Usage: ShmPeer <mode> <name>
+//   child-echo          (started through ChildProcessTransport; <name> is ignored) echo everything the parent sends
 //   rendezvous-connect  (<name> is the rendezvous socket's path) connect to it, read the start of the server's segment
 //                       offer, print "ready", never answer: a client stuck mid-handshake
 //   flood-client  connect to shm://name, print "ready", write forever, never read
@@ -16,7 +17,7 @@ using Rpc.Transports;
 // The test that starts it kills it; stdin closing (the test process died) also ends it.
 if (args.Length != 2)
 {
-    Console.Error.WriteLine("usage: ShmPeer <flood-client|flood-server|listen|echo-server|rendezvous-connect> <name>");
+    Console.Error.WriteLine("usage: ShmPeer <flood-client|flood-server|listen|echo-server|child-echo|rendezvous-connect> <name>");
     return 2;
 }
 
@@ -30,6 +31,14 @@ _ = Task.Run(() =>
 var endpoint = "shm://" + args[1];
 switch (args[0])
 {
+    case "child-echo":
+        {
+            var parent = ChildProcessTransport.ConnectToParent();
+            await EchoAsync(parent.Connection.Transport);
+            await parent.Connection.DisposeAsync();
+            break;
+        }
+
     case "rendezvous-connect":
         {
             using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);

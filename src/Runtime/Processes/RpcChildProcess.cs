@@ -2,12 +2,10 @@ using System;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO;
-using System.IO.Pipes;
 using System.Threading;
 using System.Threading.Tasks;
 using Rpc.Processes;
 using Rpc.Transports;
-using Rpc.Transports.Internal.Pipes;
 
 namespace Rpc;
 
@@ -50,7 +48,7 @@ public class RpcChildProcess : IAsyncDisposable
     private readonly TransportConnection _transport;
     private readonly TaskCompletionSource<int> _exited;
     private readonly TimeSpan _shutdownTimeout;
-    private readonly IDisposable[] _owned;
+    private readonly ChildProcessPipes _pipes;
     private int _disposed;
 
     private protected RpcChildProcess(Started started, RpcConnection connection, TimeSpan shutdownTimeout)
@@ -59,7 +57,7 @@ public class RpcChildProcess : IAsyncDisposable
         ProcessId = started.Process.Id;
         _transport = started.Transport;
         _exited = started.Exited;
-        _owned = started.Owned;
+        _pipes = started.Pipes;
         _shutdownTimeout = shutdownTimeout;
         Connection = connection;
         _ = ReportExitAsync();
@@ -84,7 +82,7 @@ public class RpcChildProcess : IAsyncDisposable
     public Task Completion => Connection.Completion;
 
     /// <summary>Gets whether this process was started by <see cref="StartAsync(RpcChildProcessOptions, Action{RpcConnection}, CancellationToken)"/> and has not connected to its parent yet.</summary>
-    public static bool HasParent => ChildProcessEnvironment.IsChild;
+    public static bool HasParent => ChildProcessTransport.HasParent;
 
     /// <summary>Starts a child process and connects to it; the connection is started once <paramref name="configure"/> has run.</summary>
     /// <param name="options">What to start and how.</param>
@@ -126,21 +124,8 @@ public class RpcChildProcess : IAsyncDisposable
     {
         options ??= RpcConnectionOptions.Default;
         options.Validate();
-        var (read, write, parent) = ChildProcessEnvironment.TakeParentPipes();
-        var watchParent = ChildProcessEnvironment.TryKillWhenParentDies(parent);
-        var description = parent > 0 ? "parent process " + parent.ToString(CultureInfo.InvariantCulture) : "parent process";
-        TransportConnection transport;
-        try
-        {
-            transport = PipeConnection.Start(read, write, options.Transport, description);
-        }
-        catch
-        {
-            read.Dispose();
-            write.Dispose();
-            throw;
-        }
-
+        var parent = ChildProcessTransport.ConnectToParent(options.Transport);
+        var transport = parent.Connection;
         var connection = RpcConnection.Create(transport, options);
         try
         {
@@ -153,9 +138,9 @@ public class RpcChildProcess : IAsyncDisposable
             throw;
         }
 
-        if (watchParent)
+        if (parent.KilledWithParent)
         {
-            _ = WatchParentAsync(parent, transport, connection);
+            _ = WatchParentAsync(parent.ParentProcessId, transport, connection);
         }
 
         return connection;
@@ -265,11 +250,7 @@ public class RpcChildProcess : IAsyncDisposable
         }
         finally
         {
-            foreach (var owned in _owned)
-            {
-                owned.Dispose();
-            }
-
+            _pipes.Dispose();
             Process.Dispose();
         }
 
@@ -318,11 +299,7 @@ public class RpcChildProcess : IAsyncDisposable
                 await started.Transport.DisposeAsync().ConfigureAwait(false);
             }
 
-            foreach (var owned in started.Owned)
-            {
-                owned.Dispose();
-            }
-
+            started.Pipes.Dispose();
             started.Process.Dispose();
             throw;
         }
@@ -335,8 +312,7 @@ public class RpcChildProcess : IAsyncDisposable
         var info = new ProcessStartInfo(options.FileName)
         {
             UseShellExecute = false,
-            RedirectStandardInput = standardStreams,
-            RedirectStandardOutput = standardStreams || options.RedirectStandardOutput,
+            RedirectStandardOutput = options.RedirectStandardOutput,
             RedirectStandardError = options.RedirectStandardError,
         };
         foreach (var argument in options.Arguments)
@@ -361,61 +337,19 @@ public class RpcChildProcess : IAsyncDisposable
             }
         }
 
-        info.Environment[ChildProcessEnvironment.ParentProcessVariable] = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
-
-        AnonymousPipeServerStream? toChild = null;
-        AnonymousPipeServerStream? fromChild = null;
+        ChildProcessPipes? pipes = null;
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var exited = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         process.Exited += (_, _) => exited.TrySetResult(process.ExitCode);
         try
         {
-            if (!standardStreams)
-            {
-                // Created close-on-exec except for the child's ends, which .NET leaves inheritable: a forked child keeps
-                // descriptors without FD_CLOEXEC across exec, so the numbers below are valid in the child.
-                toChild = new AnonymousPipeServerStream(PipeDirection.Out, HandleInheritability.Inheritable);
-                fromChild = new AnonymousPipeServerStream(PipeDirection.In, HandleInheritability.Inheritable);
-                info.Environment[ChildProcessEnvironment.PipesVariable] = toChild.GetClientHandleAsString() + "," + fromChild.GetClientHandleAsString();
-            }
-            else
-            {
-                info.Environment[ChildProcessEnvironment.PipesVariable] = ChildProcessEnvironment.StandardStreams;
-            }
-
-            try
-            {
-                process.Start();
-            }
-            finally
-            {
-                // Our copies of the child's ends must go, or the parent would never read end-of-stream when the child dies.
-                toChild?.DisposeLocalCopyOfClientHandle();
-                fromChild?.DisposeLocalCopyOfClientHandle();
-            }
-
-            var description = string.Create(CultureInfo.InvariantCulture, $"child process {process.Id}");
+            pipes = ChildProcessTransport.CreatePipes(info, standardStreams);
+            pipes.StartProcess(process);
             Func<Exception?> peerEnd = () => process.WaitForExit(ExitReportTimeout)
                 ? new ConnectionLostException(ExitMessage(process.Id, process.ExitCode))
                 : null;
-            TransportConnection transport;
-            IDisposable[] owned;
-            if (standardStreams)
-            {
-                var stdin = process.StandardInput.BaseStream as PipeStream
-                    ?? throw new NotSupportedException("The child's redirected stdin is not a pipe stream on this platform.");
-                var stdout = process.StandardOutput.BaseStream as PipeStream
-                    ?? throw new NotSupportedException("The child's redirected stdout is not a pipe stream on this platform.");
-                transport = PipeConnection.Start(stdout.SafePipeHandle, stdin.SafePipeHandle, options.Connection.Transport, description + " (stdin/stdout)", peerEnd);
-                owned = [];
-            }
-            else
-            {
-                transport = PipeConnection.Start(fromChild!.SafePipeHandle, toChild!.SafePipeHandle, options.Connection.Transport, description, peerEnd);
-                owned = [toChild, fromChild];
-            }
-
-            return new Started(process, transport, exited, owned);
+            var transport = pipes.Connect(options.Connection.Transport, peerEnd);
+            return new Started(process, transport, exited, pipes);
         }
         catch
         {
@@ -430,8 +364,7 @@ public class RpcChildProcess : IAsyncDisposable
             {
             }
 
-            toChild?.Dispose();
-            fromChild?.Dispose();
+            pipes?.Dispose();
             process.Dispose();
             throw;
         }
@@ -443,7 +376,7 @@ public class RpcChildProcess : IAsyncDisposable
         using var timer = new PeriodicTimer(ParentWatchInterval);
         while (!connection.Completion.IsCompleted && await timer.WaitForNextTickAsync().ConfigureAwait(false))
         {
-            if (ChildProcessEnvironment.ParentProcessId != parent)
+            if (ChildProcessTransport.CurrentParentProcessId != parent)
             {
                 transport.Abort(new ConnectionLostException(string.Create(CultureInfo.InvariantCulture, $"The parent process {parent} exited.")));
                 return;
@@ -464,7 +397,7 @@ public class RpcChildProcess : IAsyncDisposable
         }
     }
 
-    internal sealed record Started(Process Process, TransportConnection Transport, TaskCompletionSource<int> Exited, IDisposable[] Owned);
+    internal sealed record Started(Process Process, TransportConnection Transport, TaskCompletionSource<int> Exited, ChildProcessPipes Pipes);
 }
 
 /// <summary>A child process that serves <typeparamref name="TContract"/>, with a typed proxy to it.</summary>

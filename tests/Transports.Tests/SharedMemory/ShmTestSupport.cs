@@ -49,20 +49,25 @@ internal sealed class PeerProcess : IDisposable
 
     public int Id => _process.Id;
 
-    public static async Task<PeerProcess> StartAsync(string mode, string name, CancellationToken cancellationToken)
+    /// <summary>How to start ShmPeer; stdin is redirected, and the peer exits when it closes.</summary>
+    public static ProcessStartInfo CreateStartInfo(string mode, string name)
     {
-        var peerDll = Path.Combine(AppContext.BaseDirectory, "ShmPeer.dll");
-        var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
-        var start = new ProcessStartInfo(host)
+        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(peerDll);
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ShmPeer.dll"));
         start.ArgumentList.Add(mode);
         start.ArgumentList.Add(name);
+        return start;
+    }
+
+    public static async Task<PeerProcess> StartAsync(string mode, string name, CancellationToken cancellationToken)
+    {
+        var start = CreateStartInfo(mode, name);
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start ShmPeer");
         // A server killed with SIGKILL leaves its rendezvous socket (that is what stale-file reclaim is for); tidy up after it.
         var peer = new PeerProcess(process, mode is "flood-client" or "rendezvous-connect" ? null : SharedMemoryName.RendezvousPath(name));

@@ -38,7 +38,7 @@ internal static class ChildProcessEnvironment
         }
 
         var spec = Environment.GetEnvironmentVariable(PipesVariable)
-            ?? throw new InvalidOperationException($"This process was not started by RpcChildProcess.StartAsync ({PipesVariable} is not set), or it already connected to its parent.");
+            ?? throw new InvalidOperationException($"This process was not started by RpcChildProcess.StartAsync or ChildProcessTransport.CreatePipes ({PipesVariable} is not set), or it already connected to its parent.");
         _ = int.TryParse(Environment.GetEnvironmentVariable(ParentProcessVariable), NumberStyles.None, CultureInfo.InvariantCulture, out var parent);
         Environment.SetEnvironmentVariable(PipesVariable, null);
         Environment.SetEnvironmentVariable(ParentProcessVariable, null);
