@@ -8,8 +8,9 @@ using System.Threading.Tasks;
 namespace Rpc.Transports.Internal.Connections;
 
 /// <summary>
-/// A byte stream exposed as an <see cref="IDuplexPipe"/>: the two pipes, the receive and send loops and the lifecycle
-/// (abort, dispose, half close) shared by every transport. Subclasses supply only the operations on their OS object.
+/// A byte stream exposed as an <see cref="IDuplexPipe"/>: the two pipes and the receive and send loops shared by every
+/// stream transport, on the lifecycle of <see cref="ConnectionLifetime"/>. Subclasses supply only the operations on their
+/// OS object.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -24,7 +25,7 @@ namespace Rpc.Transports.Internal.Connections;
 /// <see cref="Send"/>, and a full kernel buffer blocks the writer: that is the back-pressure.
 /// </para>
 /// </remarks>
-internal abstract class DuplexPipeConnection : TransportConnection, IDuplexPipe
+internal abstract class DuplexPipeConnection : ConnectionLifetime, IDuplexPipe
 {
     /// <summary>Pipe segments are large so that a big payload is a few receives and sends, not thousands.</summary>
     internal const int MinimumSegmentSize = 64 * 1024;
@@ -35,21 +36,10 @@ internal abstract class DuplexPipeConnection : TransportConnection, IDuplexPipe
     /// <summary>Bytes the runtime may have flushed but not yet sent before its <c>FlushAsync</c> waits.</summary>
     private const long MaxBufferedOutputBytes = 1024 * 1024;
 
-    /// <summary>How long <see cref="DisposeAsync"/> waits for the peer to close its side after we half-closed ours.</summary>
-    private static readonly TimeSpan LingerTimeout = TimeSpan.FromMilliseconds(500);
-
     private readonly Pipe _input;
     private readonly Pipe _output;
     private readonly bool _dedicatedThread;
-    private readonly Lock _stateLock = new();
-    private readonly TaskCompletionSource _receiveDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly TaskCompletionSource _disposeDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _sendTask = Task.CompletedTask;
-    private Exception? _abortReason;
-    private bool _aborted;
-    private bool _closed;
-    private volatile bool _disposing;
-    private int _disposeStarted;
 
     /// <param name="options">Supplies <see cref="TransportOptions.MaxBufferedInputBytes"/>.</param>
     /// <param name="remoteEndpoint">Names the peer in error messages.</param>
@@ -89,15 +79,6 @@ internal abstract class DuplexPipeConnection : TransportConnection, IDuplexPipe
 
     PipeWriter IDuplexPipe.Output => _output.Writer;
 
-    /// <summary>Guards <see cref="IsClosed"/>; <see cref="Close"/> runs under it.</summary>
-    protected Lock StateLock => _stateLock;
-
-    /// <summary>Gets whether <see cref="Close"/> has run; read it under <see cref="StateLock"/>.</summary>
-    protected bool IsClosed => _closed;
-
-    /// <summary>Gets whether <see cref="Abort"/> has run.</summary>
-    protected bool IsAborted => Volatile.Read(ref _aborted);
-
     /// <summary>Starts the receive and send loops. Called once, right after construction.</summary>
     public void Start()
     {
@@ -106,12 +87,7 @@ internal abstract class DuplexPipeConnection : TransportConnection, IDuplexPipe
 
         if (_dedicatedThread)
         {
-            var thread = new Thread(static state => ((DuplexPipeConnection)state!).ReceiveOnDedicatedThread(), maxStackSize: 1024 * 1024)
-            {
-                IsBackground = true,
-                Name = "Rpc receive " + RemoteEndpoint,
-            };
-            thread.UnsafeStart(this);
+            StartReceiveThread("Rpc receive " + RemoteEndpoint);
         }
         else
         {
@@ -119,20 +95,10 @@ internal abstract class DuplexPipeConnection : TransportConnection, IDuplexPipe
         }
     }
 
-    public sealed override void Abort(Exception? reason = null)
+    protected sealed override void AbortUnderLock() => Close();
+
+    protected sealed override void AbortOutsideLock(Exception? reason)
     {
-        lock (_stateLock)
-        {
-            if (_aborted || _closed)
-            {
-                return;
-            }
-
-            _aborted = true;
-            _abortReason = reason;
-            CloseUnderLock();
-        }
-
         AbortUnderlying(reason);
 
         // Release a receive loop waiting on back-pressure, and end a send loop waiting for data (it runs inline here).
@@ -140,15 +106,16 @@ internal abstract class DuplexPipeConnection : TransportConnection, IDuplexPipe
         _output.Reader.CancelPendingRead();
     }
 
-    public sealed override ValueTask DisposeAsync()
+    protected sealed override ValueTask CompleteOutputAsync()
     {
-        if (Interlocked.Exchange(ref _disposeStarted, 1) == 0)
-        {
-            _ = DisposeCoreAsync();
-        }
-
-        return new ValueTask(_disposeDone.Task);
+        // Completing the writer resumes the send loop inline: it sends whatever the runtime flushed, then half-closes.
+        _output.Writer.Complete();
+        return new ValueTask(_sendTask);
     }
+
+    protected sealed override void CompleteInput() => _input.Reader.Complete();
+
+    protected sealed override void StopReceivingUnderLock() => Close();
 
     /// <summary>
     /// Reads what is there into <paramref name="buffer"/>, blocking until something is: the byte count, 0 at end of stream
@@ -175,35 +142,14 @@ internal abstract class DuplexPipeConnection : TransportConnection, IDuplexPipe
     protected abstract ValueTask ShutdownSendAsync();
 
     /// <summary>
-    /// Closes the OS object, under <see cref="StateLock"/>, once: on the first <see cref="Abort"/>, or in
-    /// <see cref="StopReceivingAsync"/> after the linger. Must wake a thread blocked in a receive or send.
+    /// Closes the OS object, under <see cref="ConnectionLifetime.StateLock"/>, once: on the first <see cref="ConnectionLifetime.Abort"/>,
+    /// or when dispose stops receiving after the linger. Must wake a thread blocked in a receive or send.
     /// </summary>
     protected abstract void Close();
 
-    /// <summary>Called once by <see cref="Abort"/>, after <see cref="Close"/> and outside the lock.</summary>
+    /// <summary>Called once by <see cref="ConnectionLifetime.Abort"/>, after <see cref="Close"/> and outside the lock.</summary>
     protected virtual void AbortUnderlying(Exception? reason)
     {
-    }
-
-    /// <summary>
-    /// Called by <see cref="DisposeAsync"/> once we read no more, to end the receive loop. By default the loop keeps reading
-    /// and discarding until the peer closes too, for up to <see cref="LingerTimeout"/> (closing with unread bytes would
-    /// turn our orderly close into an error at the peer; see each transport's <see cref="Close"/>), then we close.
-    /// </summary>
-    protected virtual async Task StopReceivingAsync()
-    {
-        try
-        {
-            await _receiveDone.Task.WaitAsync(LingerTimeout).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-        }
-
-        lock (_stateLock)
-        {
-            CloseUnderLock();
-        }
     }
 
     /// <summary>Reads and drops bytes until the peer closes, so that our close is not turned into a reset.</summary>
@@ -222,9 +168,6 @@ internal abstract class DuplexPipeConnection : TransportConnection, IDuplexPipe
         }
     }
 
-    /// <summary>Releases what outlives both loops, once they have ended and the connection is closed.</summary>
-    protected virtual ValueTask ReleaseAsync() => default;
-
     /// <summary>Called on the dedicated receive thread before its first <see cref="Receive"/>.</summary>
     protected virtual void EnterReceiveThread()
     {
@@ -235,80 +178,13 @@ internal abstract class DuplexPipeConnection : TransportConnection, IDuplexPipe
     {
     }
 
-    /// <summary>
-    /// Maps how the receive loop ended, when neither our abort nor our close ended it, to the input's completion:
-    /// <see langword="null"/> for a clean end of stream, otherwise the exception the runtime's reader sees.
-    /// </summary>
-    /// <param name="error">What the receive threw, or <see langword="null"/>.</param>
-    /// <param name="peerEnded">The stream ended at the peer: end of stream, or an <see cref="IOException"/>.</param>
-    protected abstract Exception? InputError(Exception? error, bool peerEnded);
+    /// <inheritdoc/>
+    protected abstract override Exception? InputError(Exception? error, bool peerEnded);
 
     /// <summary>Maps a failed send to the exception the runtime's next <c>FlushAsync</c> throws and the abort carries.</summary>
     protected abstract Exception SendError(Exception error);
 
-    /// <summary>Decides how the input pipe completes once the receive loop ends.</summary>
-    protected Exception? InputCompletion(Exception? error, bool peerEnded)
-    {
-        lock (_stateLock)
-        {
-            if (_aborted)
-            {
-                return _abortReason;
-            }
-
-            if (_closed || _disposing)
-            {
-                // Our own close (DisposeAsync) interrupted the receive: not an error for anyone still reading.
-                return null;
-            }
-        }
-
-        return InputError(error, peerEnded);
-    }
-
-    /// <summary>Gets the reason <see cref="Abort"/> was given, or <see langword="null"/>.</summary>
-    protected Exception? AbortReason()
-    {
-        lock (_stateLock)
-        {
-            return _aborted ? _abortReason : null;
-        }
-    }
-
-    private void CloseUnderLock()
-    {
-        if (_closed)
-        {
-            return;
-        }
-
-        _closed = true;
-        Close();
-    }
-
-    private async Task DisposeCoreAsync()
-    {
-        try
-        {
-            _disposing = true;
-
-            // Completing the writer resumes the send loop inline: it sends whatever the runtime flushed, then half-closes.
-            _output.Writer.Complete();
-            await _sendTask.ConfigureAwait(false);
-
-            // We will not read any more. Completing the reader also releases a receive loop waiting on back-pressure.
-            _input.Reader.Complete();
-            await StopReceivingAsync().ConfigureAwait(false);
-            await _receiveDone.Task.ConfigureAwait(false);
-            await ReleaseAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            _disposeDone.TrySetResult();
-        }
-    }
-
-    private void ReceiveOnDedicatedThread()
+    protected sealed override void ReceiveOnDedicatedThread()
     {
         Exception? error = null;
         var peerEnded = false;
@@ -337,7 +213,7 @@ internal abstract class DuplexPipeConnection : TransportConnection, IDuplexPipe
                     : flush.AsTask().GetAwaiter().GetResult();
                 if (result.IsCompleted || result.IsCanceled)
                 {
-                    if (result.IsCompleted && _disposing)
+                    if (result.IsCompleted && IsDisposing)
                     {
                         DrainUntilPeerCloses();
                     }
@@ -356,7 +232,7 @@ internal abstract class DuplexPipeConnection : TransportConnection, IDuplexPipe
         {
             ExitReceiveThread();
             writer.Complete(InputCompletion(error, peerEnded));
-            _receiveDone.TrySetResult();
+            ReceiveEnded();
         }
     }
 
@@ -402,7 +278,7 @@ internal abstract class DuplexPipeConnection : TransportConnection, IDuplexPipe
                 var result = await writer.FlushAsync().ConfigureAwait(false);
                 if (result.IsCompleted || result.IsCanceled)
                 {
-                    if (result.IsCompleted && _disposing)
+                    if (result.IsCompleted && IsDisposing)
                     {
                         await DrainUntilPeerClosesAsync().ConfigureAwait(false);
                     }
@@ -419,7 +295,7 @@ internal abstract class DuplexPipeConnection : TransportConnection, IDuplexPipe
         finally
         {
             await writer.CompleteAsync(InputCompletion(error, peerEnded)).ConfigureAwait(false);
-            _receiveDone.TrySetResult();
+            ReceiveEnded();
         }
     }
 

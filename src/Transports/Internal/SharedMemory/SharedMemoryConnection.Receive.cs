@@ -10,7 +10,7 @@ namespace Rpc.Transports.Internal.SharedMemory;
 
 internal sealed partial class SharedMemoryConnection
 {
-    private void ReceiveOnDedicatedThread()
+    protected override void ReceiveOnDedicatedThread()
     {
         Exception? error = null;
         try
@@ -22,7 +22,7 @@ internal sealed partial class SharedMemoryConnection
                 if (!_reader.ReceiveFrom(_in))
                 {
                     // The runtime completed its reader (or we stop): nothing more is delivered.
-                    if (_disposing && !_stopReceiving)
+                    if (IsDisposing && !IsReceiveStopped)
                     {
                         DrainUntilPeerCloses();
                     }
@@ -37,8 +37,8 @@ internal sealed partial class SharedMemoryConnection
         }
         finally
         {
-            _reader.CompleteWriting(InputCompletion(error));
-            _receiveDone.TrySetResult();
+            _reader.CompleteWriting(InputCompletion(error, peerEnded: false));
+            ReceiveEnded();
             ReleaseLoop();
         }
     }
@@ -68,7 +68,7 @@ internal sealed partial class SharedMemoryConnection
                 return true;
             }
 
-            if (_stopReceiving || EndOfStream(out end))
+            if (IsReceiveStopped || EndOfStream(out end))
             {
                 _in.EndDataWait();
                 return false;
@@ -305,7 +305,7 @@ internal sealed partial class SharedMemoryConnection
             {
                 while (true)
                 {
-                    if (_readerCompleted || connection._stopReceiving)
+                    if (_readerCompleted || connection.IsReceiveStopped)
                     {
                         return false;
                     }

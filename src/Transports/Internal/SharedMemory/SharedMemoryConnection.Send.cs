@@ -34,7 +34,7 @@ internal sealed partial class SharedMemoryConnection
     /// <para>
     /// One thread at a time writes (the <see cref="PipeWriter"/> contract); <see cref="Complete"/> and the connection's
     /// <see cref="Abort"/> may come from any thread. Whoever copies into the ring holds <c>_sending</c> (under
-    /// <c>_shutdownLock</c>), so there is one producer at a time, and the mapping is released only after the writer has
+    /// <c>StateLock</c>), so there is one producer at a time, and the mapping is released only after the writer has
     /// ended and nobody holds it.
     /// </para>
     /// <para>
@@ -88,7 +88,7 @@ internal sealed partial class SharedMemoryConnection
         public override void CancelPendingFlush()
         {
             // A flush never stays pending (it copies synchronously), so this cancels the next one, as a Pipe does.
-            lock (connection._shutdownLock)
+            lock (connection.StateLock)
             {
                 _cancelNextFlush = true;
             }
@@ -97,7 +97,7 @@ internal sealed partial class SharedMemoryConnection
         public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            lock (connection._shutdownLock)
+            lock (connection.StateLock)
             {
                 if (_cancelNextFlush)
                 {
@@ -134,7 +134,7 @@ internal sealed partial class SharedMemoryConnection
             }
 
             bool sending;
-            lock (connection._shutdownLock)
+            lock (connection.StateLock)
             {
                 ThrowIfCompleted();
                 if (connection._writerEnded)
@@ -158,7 +158,7 @@ internal sealed partial class SharedMemoryConnection
 
         public override void Complete(Exception? exception = null)
         {
-            lock (connection._shutdownLock)
+            lock (connection.StateLock)
             {
                 if (_completed)
                 {
@@ -210,11 +210,11 @@ internal sealed partial class SharedMemoryConnection
 
             bool finish;
             FlushResult result;
-            lock (connection._shutdownLock)
+            lock (connection.StateLock)
             {
                 ResetIfEmpty();
-                finish = _completed || connection._aborted;
-                result = connection._aborted ? WriterEndedResult : FlushedResult;
+                finish = _completed || connection.IsAborted;
+                result = connection.IsAborted ? WriterEndedResult : FlushedResult;
                 connection._sending = finish;
             }
 
@@ -234,12 +234,12 @@ internal sealed partial class SharedMemoryConnection
         {
             try
             {
-                if (!connection._aborted)
+                if (!connection.IsAborted)
                 {
                     if (_completionError is { } completionError)
                     {
                         // The runtime completed its output with an error: like a reset, the peer must not see a clean end.
-                        connection.Abort(connection.InputCompletion(completionError) ?? completionError);
+                        connection.Abort(connection.InputCompletion(completionError, peerEnded: false) ?? completionError);
                     }
                     else if (_completed)
                     {
@@ -257,7 +257,7 @@ internal sealed partial class SharedMemoryConnection
             }
             catch (Exception ex)
             {
-                var lost = connection.InputCompletion(ex) ?? ex;
+                var lost = connection.InputCompletion(ex, peerEnded: false) ?? ex;
                 connection.Abort(lost);
             }
 
@@ -267,8 +267,8 @@ internal sealed partial class SharedMemoryConnection
         /// <summary>Records a failed send: aborts the connection (the receive side learns from that) and ends the writer.</summary>
         private Exception Fail(Exception error)
         {
-            var lost = connection.InputCompletion(error) ?? error;
-            lock (connection._shutdownLock)
+            var lost = connection.InputCompletion(error, peerEnded: false) ?? error;
+            lock (connection.StateLock)
             {
                 connection._sendError ??= lost;
             }
@@ -293,7 +293,7 @@ internal sealed partial class SharedMemoryConnection
             // Usually a large frame being written: move what is committed into the ring if it has room now, so the peer
             // starts reading while we are still writing, instead of growing the buffer.
             TrySpill();
-            lock (connection._shutdownLock)
+            lock (connection.StateLock)
             {
                 ThrowIfCompleted();
                 if (connection._writerEnded)
@@ -327,7 +327,7 @@ internal sealed partial class SharedMemoryConnection
         /// <summary>Copies as much of the committed bytes as the ring takes right now, without waiting.</summary>
         private void TrySpill()
         {
-            lock (connection._shutdownLock)
+            lock (connection.StateLock)
             {
                 if (_completed || connection._writerEnded || connection._sending || _head == _tail)
                 {
@@ -362,10 +362,10 @@ internal sealed partial class SharedMemoryConnection
             }
 
             bool finish;
-            lock (connection._shutdownLock)
+            lock (connection.StateLock)
             {
                 ResetIfEmpty();
-                finish = _completed || connection._aborted;
+                finish = _completed || connection.IsAborted;
                 connection._sending = finish;
             }
 
@@ -453,7 +453,7 @@ internal sealed partial class SharedMemoryConnection
     /// <summary>Ends the writer once: the mapping may go as soon as the receive thread has ended too.</summary>
     private void EndWriter()
     {
-        lock (_shutdownLock)
+        lock (StateLock)
         {
             _sending = false;
             if (_writerEnded)
@@ -485,7 +485,7 @@ internal sealed partial class SharedMemoryConnection
                 return;
             }
 
-            if (_aborted)
+            if (IsAborted)
             {
                 _out.EndSpaceWait();
                 throw new IOException($"The connection to {RemoteEndpoint} was aborted while sending.");

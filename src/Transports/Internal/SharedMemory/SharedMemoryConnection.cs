@@ -4,6 +4,7 @@ using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Threading;
 using System.Threading.Tasks;
+using Rpc.Transports.Internal.Connections;
 
 namespace Rpc.Transports.Internal.SharedMemory;
 
@@ -35,10 +36,11 @@ namespace Rpc.Transports.Internal.SharedMemory;
 /// Teardown: the mapping must outlive every thread that may touch it. The receive thread and the writer each hold a
 /// reference (the writer's ends once it is completed or the connection aborted, and nobody is copying into the ring); the
 /// last one to end unmaps the segment and closes the socket. <see cref="Abort"/> touches shared memory only
-/// under <see cref="_shutdownLock"/> and only before that release.
+/// under <see cref="ConnectionLifetime.StateLock"/> and only before that release. The lifecycle (abort,
+/// dispose and its linger, how the input completes) is <see cref="ConnectionLifetime"/>'s.
 /// </para>
 /// </remarks>
-internal sealed partial class SharedMemoryConnection : TransportConnection, IDuplexPipe
+internal sealed partial class SharedMemoryConnection : ConnectionLifetime, IDuplexPipe
 {
     /// <summary>
     /// How long a waiting side spins before it sleeps until it has measured what a wake-up costs (then: about twice that;
@@ -58,30 +60,21 @@ internal sealed partial class SharedMemoryConnection : TransportConnection, IDup
     /// <summary>Bytes copied from the ring per delivery at most, so the runtime starts parsing before a large payload has all arrived.</summary>
     private const int MaxReceiveBatch = 256 * 1024;
 
-    private static readonly TimeSpan LingerTimeout = TimeSpan.FromMilliseconds(500);
-
     private readonly SharedMemorySegment _segment;
     private readonly Socket _liveness;
     private readonly SpscRing _in;
     private readonly SpscRing _out;
     private readonly InputReader _reader;
     private readonly OutputWriter _writer;
-    private readonly Lock _shutdownLock = new();
-    private readonly TaskCompletionSource _receiveDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _sendDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly TaskCompletionSource _disposeDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private Exception? _abortReason;
-    private volatile bool _aborted;
-    private volatile bool _stopReceiving;
-    private volatile bool _disposing;
     private bool _released;
-    private int _disposeStarted;
     private int _activeLoops = 2;
 
-    // Writer state, under _shutdownLock: a thread is copying into the outbound ring; the writer has ended for good; why a
-    // send failed (later flushes throw it).
+    // Writer state, under StateLock: a thread is copying into the outbound ring; the writer has ended for good; the abort
+    // ended it (nobody was copying); why a send failed (later flushes throw it).
     private bool _sending;
     private bool _writerEnded;
+    private bool _writerEndedByAbort;
     private Exception? _sendError;
 
     /// <param name="segment">The mapped segment; the connection owns it from here on.</param>
@@ -110,116 +103,63 @@ internal sealed partial class SharedMemoryConnection : TransportConnection, IDup
     /// <summary>Starts the receive thread. Called once, right after construction.</summary>
     public void Start()
     {
-        var thread = new Thread(static state => ((SharedMemoryConnection)state!).ReceiveOnDedicatedThread(), maxStackSize: 1024 * 1024)
-        {
-            IsBackground = true,
-            Name = "Rpc shm receive " + RemoteEndpoint,
-        };
-        thread.UnsafeStart(this);
+        StartReceiveThread("Rpc shm receive " + RemoteEndpoint);
     }
 
-    public override void Abort(Exception? reason = null)
+    protected override bool IsClosed => _released;
+
+    protected override void AbortUnderLock()
     {
-        bool endWriter;
-        lock (_shutdownLock)
+        // Like a reset: the peer's reader fails instead of seeing a clean end, and its writer stops waiting for us.
+        if (_out.ProducerState == SpscRing.StateOpen)
         {
-            if (_aborted || _released)
-            {
-                return;
-            }
-
-            _abortReason = reason;
-            _aborted = true;
-            _stopReceiving = true;
-
-            // Like a reset: the peer's reader fails instead of seeing a clean end, and its writer stops waiting for us.
-            if (_out.ProducerState == SpscRing.StateOpen)
-            {
-                _out.ProducerState = SpscRing.StateAborted;
-            }
-
-            _in.ConsumerState = SpscRing.StateClosed;
-
-            // Wakes our own sleepers (receive thread, blocked sender) as well as the peer's.
-            _out.WakeAll();
-            _in.WakeAll();
-
-            // Unsent bytes are dropped. A thread copying into the ring right now ends the writer when it lets go.
-            endWriter = !_sending && !_writerEnded;
-            _writerEnded |= endWriter;
+            _out.ProducerState = SpscRing.StateAborted;
         }
 
+        _in.ConsumerState = SpscRing.StateClosed;
+
+        // Wakes our own sleepers (receive thread, blocked sender) as well as the peer's.
+        _out.WakeAll();
+        _in.WakeAll();
+
+        // Unsent bytes are dropped. A thread copying into the ring right now ends the writer when it lets go.
+        _writerEndedByAbort = !_sending && !_writerEnded;
+        _writerEnded |= _writerEndedByAbort;
+    }
+
+    protected override void AbortOutsideLock(Exception? reason)
+    {
         // Release a receive thread waiting on back-pressure.
         _reader.Interrupt();
-        if (endWriter)
+        if (_writerEndedByAbort)
         {
             _sendDone.TrySetResult();
             ReleaseLoop();
         }
     }
 
-    public override ValueTask DisposeAsync()
+    protected override ValueTask CompleteOutputAsync()
     {
-        if (Interlocked.Exchange(ref _disposeStarted, 1) == 0)
-        {
-            _ = DisposeCoreAsync();
-        }
-
-        return new ValueTask(_disposeDone.Task);
+        // Copies whatever the runtime wrote into the ring (now, or when a flush under way lets go), then marks our direction
+        // closed, which the peer reads as end-of-stream once it has every byte before it.
+        _writer.Complete();
+        return new ValueTask(_sendDone.Task);
     }
 
-    private async Task DisposeCoreAsync()
+    protected override void CompleteInput() => _reader.Complete();
+
+    protected override void StopReceivingUnderLock()
     {
-        try
-        {
-            _disposing = true;
-
-            // Completing the writer copies whatever the runtime wrote into the ring (now, or when a flush under way lets go),
-            // then marks our direction closed, which the peer reads as end-of-stream once it has every byte before it.
-            _writer.Complete();
-            await _sendDone.Task.ConfigureAwait(false);
-
-            // We read no more. Like the socket transport, keep draining briefly until the peer closes its direction too, so
-            // a peer still writing its last bytes sees an orderly close rather than "the reader went away".
-            _reader.Complete();
-            try
-            {
-                await _receiveDone.Task.WaitAsync(LingerTimeout).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-            }
-
-            StopReceiving();
-            await _receiveDone.Task.ConfigureAwait(false);
-        }
-        finally
-        {
-            _disposeDone.TrySetResult();
-        }
+        _in.ConsumerState = SpscRing.StateClosed;
+        _in.WakeAll();
     }
 
-    private void StopReceiving()
-    {
-        lock (_shutdownLock)
-        {
-            if (_released || _stopReceiving)
-            {
-                return;
-            }
-
-            _stopReceiving = true;
-            _in.ConsumerState = SpscRing.StateClosed;
-            _in.WakeAll();
-        }
-
-        _reader.Interrupt();
-    }
+    protected override void AfterStopReceiving() => _reader.Interrupt();
 
     /// <summary>Marks our direction finished: the peer reads end-of-stream once it has everything we wrote.</summary>
     private void ShutdownSend()
     {
-        lock (_shutdownLock)
+        lock (StateLock)
         {
             if (_released || _out.ProducerState != SpscRing.StateOpen)
             {
@@ -240,12 +180,12 @@ internal sealed partial class SharedMemoryConnection : TransportConnection, IDup
             return;
         }
 
-        lock (_shutdownLock)
+        lock (StateLock)
         {
             // Neither loop runs any more: tell the peer nobody reads or writes this connection, then let go of the memory.
             if (_out.ProducerState == SpscRing.StateOpen)
             {
-                _out.ProducerState = _aborted ? SpscRing.StateAborted : SpscRing.StateClosed;
+                _out.ProducerState = IsAborted ? SpscRing.StateAborted : SpscRing.StateClosed;
             }
 
             _in.ConsumerState = SpscRing.StateClosed;
@@ -274,24 +214,4 @@ internal sealed partial class SharedMemoryConnection : TransportConnection, IDup
 
     private IOException PeerLost() =>
         new($"The connection to {RemoteEndpoint} was lost: the peer process exited without closing it.");
-
-    /// <summary>Decides how the input pipe completes once the receive thread ends.</summary>
-    private Exception? InputCompletion(Exception? error)
-    {
-        lock (_shutdownLock)
-        {
-            if (_aborted)
-            {
-                return _abortReason;
-            }
-
-            if (_stopReceiving || _disposing)
-            {
-                // Our own close interrupted the receive: not an error for anyone still reading.
-                return null;
-            }
-        }
-
-        return error;
-    }
 }
