@@ -2,7 +2,6 @@ using System;
 using System.Buffers;
 using System.IO;
 using System.IO.Pipelines;
-using System.Threading;
 using System.Threading.Tasks;
 
 namespace Rpc.Transports.Internal.Connections;
