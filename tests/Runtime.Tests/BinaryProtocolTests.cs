@@ -170,6 +170,7 @@ public sealed class BinaryProtocolTests : TestBase
         var error = await Assert.ThrowsAsync<RemoteInvocationException>(() => pair.Client.CreateProxy<IUnservedService>().MissingAsync()).WaitAsync(TimeoutToken);
 
         Assert.Equal(RpcErrorCode.MethodNotFound, error.ErrorCode);
+        Assert.StartsWith("The peer does not serve the method 'Missing': ", error.Message, StringComparison.Ordinal);
         Assert.Equal(3, await pair.Service.AddAsync(1, 2).WaitAsync(TimeoutToken));
     }
 

@@ -122,7 +122,7 @@ internal sealed partial class BinaryProtocolConnection
         where TArguments : struct, IRpcArguments<TArguments>
     {
         var receiver = new StreamReceiver<TItem>(this, _options.StreamWindow, methodToken, enumeratorToken);
-        var id = AddPending(new PendingEntry(receiver, itemFormatter, default));
+        var id = AddPending(new PendingEntry(receiver, method, itemFormatter, default));
         receiver.Start(id);
         try
         {
@@ -139,6 +139,13 @@ internal sealed partial class BinaryProtocolConnection
 
         return receiver;
     }
+
+    /// <summary>
+    /// The peer knows only the method id it could not find; the caller knows the method, so the error it sees names it
+    /// (typically the peer was built with an older contract, without this method).
+    /// </summary>
+    private static RemoteInvocationException NameUnknownMethod(RemoteInvocationException error, RpcMethod method) =>
+        new(RpcErrorCode.MethodNotFound, error.RemoteTypeName, $"The peer does not serve the method '{method.WireName}': {error.Message}", error.RemoteStackTrace);
 
     private static async Task<T> AfterSendAsync<T>(ValueTask sent, Task<T> reply)
     {
@@ -162,7 +169,7 @@ internal sealed partial class BinaryProtocolConnection
         uint id;
         try
         {
-            id = AddPending(new PendingEntry(call, reader, cancellationToken));
+            id = AddPending(new PendingEntry(call, method, reader, cancellationToken));
         }
         catch (ConnectionLostException exception)
         {

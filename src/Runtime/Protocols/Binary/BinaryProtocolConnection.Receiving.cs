@@ -277,7 +277,7 @@ internal sealed partial class BinaryProtocolConnection
             throw new RpcProtocolException($"The peer sent an unreadable error reply: {exception.Message}", exception);
         }
 
-        entry.Call.Fail(error);
+        entry.Call.Fail(error.ErrorCode == RpcErrorCode.MethodNotFound ? NameUnknownMethod(error, entry.Method) : error);
     }
 
     private void OnStreamItem(uint id, ReadOnlySequence<byte> payload)

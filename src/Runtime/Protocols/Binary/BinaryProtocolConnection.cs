@@ -205,9 +205,12 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
         _completion.TrySetResult();
     }
 
-    private readonly struct PendingEntry(IPendingCall call, RpcResultReader? reader, CancellationToken callerToken)
+    private readonly struct PendingEntry(IPendingCall call, RpcMethod method, RpcResultReader? reader, CancellationToken callerToken)
     {
         public IPendingCall Call { get; } = call;
+
+        /// <summary>Gets the method called: the peer knows only its id, so an error naming it is made here.</summary>
+        public RpcMethod Method { get; } = method;
 
         public RpcResultReader? Reader { get; } = reader;
 
