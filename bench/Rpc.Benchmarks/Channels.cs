@@ -50,16 +50,21 @@ internal sealed class StreamChannel(Stream input, Stream output) : IRawChannel
 
 /// <summary>
 /// The busy-poll floors' wait between two non-blocking attempts that found nothing: spin (no sleep) for 20 ms, then let
-/// the caller block until the channel is ready. In a measurement every reply comes within microseconds to a
-/// millisecond, so only the first receive after an idle stretch ever blocks; blocking then keeps an idle busy-poll
-/// server (every row's server runs for the whole run) from burning a core while other rows are measured.
+/// the caller block until the channel is ready. In a measurement every reply comes within that window, so only the first
+/// receive after an idle stretch ever blocks; blocking then keeps an idle busy-poll server (every row's server runs for
+/// the whole run) from burning a core while other rows are measured. While spinning it calls <c>sched_yield</c> after
+/// each 1 µs without data: the scheduler likes to put two threads that wake each other on one core (on a loaded machine
+/// they often share one), and then the peer can only answer when the spinner lets it run; on a quiet machine, with
+/// nothing else runnable, the call returns at once, and a shared-memory round trip (well under 1 µs each way) never
+/// reaches it.
 /// </summary>
 internal struct BusyPoll(bool bounded)
 {
     private static readonly long SpinTicks = Stopwatch.Frequency / 50;
+    private static readonly long YieldTicks = Stopwatch.Frequency / 1_000_000;
     private static readonly long GiveUpTicks = Stopwatch.Frequency * 30;
     private long _started;
-    private int _attempts;
+    private long _lastYield;
 
     /// <summary>
     /// Called after each attempt that found nothing: <see langword="true"/> to try again at once; <see langword="false"/>
@@ -71,17 +76,16 @@ internal struct BusyPoll(bool bounded)
         var now = Stopwatch.GetTimestamp();
         if (_started == 0)
         {
-            _started = now;
+            _started = _lastYield = now;
         }
 
         var waited = now - _started;
         if (waited < SpinTicks)
         {
-            // sched_yield now and then: on a loaded machine the peer may be waiting for this very core; on a quiet one
-            // it returns at once (nothing else is runnable), one syscall per 64 attempts.
-            if ((++_attempts & 63) == 0)
+            if (now - _lastYield > YieldTicks)
             {
                 Thread.Yield();
+                _lastYield = now;
             }
             else
             {

@@ -38,6 +38,12 @@ internal static class Report
             text.AppendLine();
         }
 
+        if (Overloaded(loadAtStart) || Overloaded(loadAtEnd))
+        {
+            text.AppendLine(Invariant, $"**WARNING: the 1-minute load average ({loadAtStart} at the start, {loadAtEnd} at the end) exceeds the {Environment.ProcessorCount} cores: spinning threads lose their core for whole scheduler slices, so the busy-poll floors are not floors in this run, and every figure is noisy. Rerun on a quiet machine.**");
+            text.AppendLine();
+        }
+
         text.AppendLine(Invariant, $"- machine: {machine}");
         text.AppendLine(Invariant, $"- .NET: {runtime}");
         text.AppendLine(Invariant, $"- load average (1/5/15 min): {loadAtStart} at the start, {loadAtEnd} at the end");
@@ -188,6 +194,9 @@ internal static class Report
         var reason = rpc is null ? "not in this run" : rpc.Skipped ?? "the row or its floor did not run";
         text.AppendLine(Invariant, $"| {what} | not evaluated: {reason} | – | – | – | – | – |");
     }
+
+    private static bool Overloaded(string loadAverage) =>
+        double.TryParse(loadAverage.Split(' ')[0], NumberStyles.Float, Invariant, out var oneMinute) && oneMinute > Environment.ProcessorCount;
 
     private static string Measured(Row? row, Func<Row, string> format) => row is null ? "not measured" : format(row);
 
