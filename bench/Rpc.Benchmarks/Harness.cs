@@ -291,7 +291,7 @@ internal static class Harness
             return all;
         }
 
-        // A filtered run keeps the floor of each selected row's socket kind, so its ratios still mean something.
+        // A filtered run keeps both floors of each selected row's transport, so its ratios still mean something.
         var selected = all.Where(r => r.Name.Contains(filter, StringComparison.OrdinalIgnoreCase)).ToList();
         var transports = selected.Select(r => r.Transport).ToHashSet();
         return [.. all.Where(r => selected.Contains(r) || (r.IsFloor && transports.Contains(r.Transport)))];
