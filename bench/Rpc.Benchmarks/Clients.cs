@@ -82,6 +82,16 @@ internal sealed class RawClient : BenchClient
             return new RawClient(SharedMemoryChannel.Connect(endpoint[BenchSockets.ShmFloorScheme.Length..], busyPoll ? SharedMemoryWait.BusySpin : SharedMemoryWait.SpinThenFutex), busyPoll);
         }
 
+        if (BenchSockets.IsTls(endpoint))
+        {
+            // The floors' frames inside TLS records: SslStream over the blocking or the busy-poll socket.
+            var tcp = BenchSockets.Connect(BenchSockets.TcpUnder(endpoint));
+            tcp.ReceiveTimeout = tcp.SendTimeout = busyPoll ? 0 : 30_000;
+            IRawChannel channel = busyPoll ? new BusyPollSocketChannel(tcp, bounded: true) : new SocketChannel(tcp);
+            var tls = BenchTls.AuthenticateAsClient(new ChannelStream(channel));
+            return new RawClient(new StreamChannel(tls, tls), busyPoll);
+        }
+
         var socket = BenchSockets.Connect(endpoint);
         if (busyPoll)
         {
@@ -267,7 +277,13 @@ internal sealed class RpcClient : BenchClient
 
     public static async Task<BenchClient> ConnectAsync(string endpoint, RpcProtocol protocol)
     {
-        var connection = await RpcConnection.ConnectAsync(endpoint, new RpcConnectionOptions { Protocol = protocol });
+        var options = new RpcConnectionOptions { Protocol = protocol };
+        if (BenchSockets.IsTls(endpoint))
+        {
+            options.Transport.Tls = BenchTls.ClientOptions();
+        }
+
+        var connection = await RpcConnection.ConnectAsync(endpoint, options);
         return new RpcClient(connection, connection);
     }
 

@@ -39,7 +39,7 @@ internal sealed class Row
 
     public required string Scenario { get; init; }
 
-    /// <summary>"unix", "tcp", "pipe", "child" or "shm": rows are compared with the floor of the same transport kind.</summary>
+    /// <summary>"unix", "tcp", "tls", "pipe", "child" or "shm": rows are compared with the floors of the same transport kind.</summary>
     public required string Transport { get; init; }
 
     /// <summary>Whether this row is a raw floor of its transport, and which.</summary>
@@ -148,6 +148,7 @@ internal static class Harness
 
         var rows = SelectRows(filter);
         var directory = Directory.CreateTempSubdirectory("rpcbench-");
+        BenchTls.Prepare(directory.FullName);
         var payload64K = MakePayload(BenchSettings.Size64K, 1);
         var payload1M = MakePayload(BenchSettings.Size1M, 2);
         try
@@ -210,6 +211,7 @@ internal static class Harness
         }
 
         var directory = Directory.CreateTempSubdirectory("rpcbench-");
+        BenchTls.Prepare(directory.FullName);
         try
         {
             Start(row, directory.FullName);
@@ -285,6 +287,10 @@ internal static class Harness
             RawFloor("raw TCP loopback, busy-poll (floor)", "tcp", FloorKind.BusyPoll),
             TransportOnly("transport only, tcp:// (IDuplexPipe, raw frames)", "tcp", dedicatedReceiveThread: true),
             new() { Name = "Rpc binary, tcp://127.0.0.1", Scenario = Scenarios.RpcBinary, Transport = "tcp", Floor = FloorKind.None, Connect = e => RpcClient.ConnectAsync(e, RpcProtocol.Binary) },
+            RawFloor("raw TLS (SslStream) over TCP loopback, blocking (floor)", "tls", FloorKind.Blocking),
+            RawFloor("raw TLS (SslStream) over TCP loopback, busy-poll (floor)", "tls", FloorKind.BusyPoll),
+            TransportOnly("transport only, tls:// (IDuplexPipe, raw frames)", "tls", dedicatedReceiveThread: true),
+            new() { Name = "Rpc binary, tls://127.0.0.1", Scenario = Scenarios.RpcBinary, Transport = "tls", Floor = FloorKind.None, Connect = e => RpcClient.ConnectAsync(e, RpcProtocol.Binary) },
         ];
         if (string.IsNullOrEmpty(filter))
         {
@@ -368,6 +374,7 @@ internal static class Harness
         {
             "unix" => "unix://" + Path.Combine(directory, row.Scenario + ".sock"),
             "tcp" => "tcp://127.0.0.1:0",
+            "tls" => "tls://127.0.0.1:0",
             "pipe" => "pipe://" + unique,
             "shm" when row.IsFloor => BenchSockets.ShmFloorScheme + "/dev/shm/" + unique,
             "shm" => "shm://" + unique,

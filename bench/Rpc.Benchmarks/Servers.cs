@@ -3,7 +3,9 @@ using System.Buffers.Binary;
 using System.IO;
 using System.IO.Pipes;
 using System.IO.Pipelines;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Threading;
 using System.Threading.Tasks;
 using Google.Protobuf;
@@ -110,7 +112,8 @@ internal static class ServerProgram
             return endpoint;
         }
 
-        var (listener, bound) = BenchSockets.Listen(endpoint);
+        var tls = BenchSockets.IsTls(endpoint);
+        var (listener, bound) = BenchSockets.Listen(tls ? BenchSockets.TcpUnder(endpoint) : endpoint);
         StartThread("raw-accept", () =>
         {
             while (true)
@@ -122,10 +125,38 @@ internal static class ServerProgram
                 }
 
                 IRawChannel channel = busyPoll ? new BusyPollSocketChannel(connection, bounded: false) : new SocketChannel(connection);
-                StartThread("raw-connection", () => ServeRawConnection(channel));
+                StartThread("raw-connection", () =>
+                {
+                    if (tls)
+                    {
+                        ServeRawTlsConnection(channel);
+                    }
+                    else
+                    {
+                        ServeRawConnection(channel);
+                    }
+                });
             }
         });
-        return bound;
+        return tls ? "tls://" + bound["tcp://".Length..] : bound;
+    }
+
+    /// <summary>The raw TLS floors: the server's handshake, then the floor's frames inside TLS records.</summary>
+    private static void ServeRawTlsConnection(IRawChannel channel)
+    {
+        SslStream tls;
+        try
+        {
+            tls = BenchTls.AuthenticateAsServer(new ChannelStream(channel));
+        }
+        catch (Exception exception) when (exception is AuthenticationException or IOException or SocketException)
+        {
+            // A client that failed or dropped its handshake: this connection only.
+            channel.Dispose();
+            return;
+        }
+
+        ServeRawConnection(new StreamChannel(tls, tls));
     }
 
     /// <summary>
@@ -225,7 +256,13 @@ internal static class ServerProgram
         }
 
         // Never disposed: the process exits when the client is done with it.
-        var server = new RpcServer(new RpcServerOptions { Connection = { Protocol = protocol } })
+        var options = new RpcServerOptions { Connection = { Protocol = protocol } };
+        if (BenchSockets.IsTls(endpoint))
+        {
+            options.Connection.Transport.Tls = BenchTls.ServerOptions();
+        }
+
+        var server = new RpcServer(options)
             .AddService<IBenchService>(new BenchService());
         return await server.ListenAsync(endpoint);
     }

@@ -17,7 +17,12 @@ namespace Rpc.Benchmarks;
 /// </summary>
 internal static class TransportRows
 {
-    public static TransportOptions Options(bool dedicatedReceiveThread) => new() { UseDedicatedReceiveThread = dedicatedReceiveThread };
+    /// <summary>The transport settings of both sides; <c>tls://</c> endpoints get the run's certificates.</summary>
+    public static TransportOptions Options(string endpoint, bool dedicatedReceiveThread, bool server) => new()
+    {
+        UseDedicatedReceiveThread = dedicatedReceiveThread,
+        Tls = !BenchSockets.IsTls(endpoint) ? null : server ? BenchTls.ServerOptions() : BenchTls.ClientOptions(),
+    };
 
     /// <summary>Server: listens, and answers every connection's requests as the raw floor's server does.</summary>
     public static async Task<string> ListenAsync(string endpoint, bool dedicatedReceiveThread)
@@ -28,7 +33,7 @@ internal static class TransportRows
         }
 
         // Never disposed: the process exits when the client is done with it.
-        var listener = await RpcTransports.ListenAsync(endpoint, Options(dedicatedReceiveThread));
+        var listener = await RpcTransports.ListenAsync(endpoint, Options(endpoint, dedicatedReceiveThread, server: true));
         _ = Task.Run(async () =>
         {
             while (await listener.AcceptAsync() is { } connection)
@@ -119,7 +124,7 @@ internal sealed class TransportClient(TransportConnection connection) : BenchCli
     private byte[] _echoRequest = [];
 
     public static async Task<BenchClient> ConnectAsync(string endpoint, bool dedicatedReceiveThread) =>
-        new TransportClient(await RpcTransports.ConnectAsync(endpoint, TransportRows.Options(dedicatedReceiveThread)));
+        new TransportClient(await RpcTransports.ConnectAsync(endpoint, TransportRows.Options(endpoint, dedicatedReceiveThread, server: false)));
 
     public override async Task SmallAsync(long[] samples, int offset, int count)
     {
