@@ -49,41 +49,59 @@ internal abstract class BenchClient : IAsyncDisposable
     }
 }
 
-/// <summary>The floor: blocking sends and receives on one channel (socket, pipe, shared memory), no framing library, buffers reused.</summary>
+/// <summary>The floors: sends and receives on one channel (socket, pipe, shared memory; blocking or busy-polling), no framing library, buffers reused.</summary>
 internal sealed class RawClient : BenchClient
 {
     private readonly IRawChannel _socket;
-    private readonly IDisposable? _owner;
+    private readonly bool _busyPoll;
     private byte[] _echoRequest = [];
     private byte[] _echoReply = [];
 
-    public RawClient(IRawChannel channel, IDisposable? owner = null)
+    /// <summary>Wraps a connected channel; <paramref name="busyPoll"/>: it never blocks (see <see cref="InFlightAsync"/>).</summary>
+    public RawClient(IRawChannel channel, bool busyPoll)
     {
         _socket = channel;
-        _owner = owner;
+        _busyPoll = busyPoll;
     }
 
-    /// <summary>Connects to a raw server by endpoint: <c>unix://</c>, <c>tcp://</c>, <c>pipe://name</c> (named pipe stream) or <c>shm-floor:path</c>.</summary>
-    public static RawClient Connect(string endpoint)
+    /// <summary>
+    /// Connects to a raw server by endpoint: <c>unix://</c>, <c>tcp://</c>, <c>pipe://name</c> (named pipe stream) or
+    /// <c>shm-floor:path</c>; <paramref name="busyPoll"/>: receive by polling the non-blocking channel in a spin loop.
+    /// </summary>
+    public static RawClient Connect(string endpoint, bool busyPoll)
     {
         if (endpoint.StartsWith("pipe://", StringComparison.Ordinal))
         {
             var pipe = new NamedPipeClientStream(".", endpoint["pipe://".Length..], PipeDirection.InOut, PipeOptions.None);
             pipe.Connect(30_000);
-            return new RawClient(new StreamChannel(pipe, pipe));
+            return new RawClient(busyPoll ? BusyPollSocketChannel.FromPipe(pipe, bounded: true) : new StreamChannel(pipe, pipe), busyPoll);
         }
 
         if (endpoint.StartsWith(BenchSockets.ShmFloorScheme, StringComparison.Ordinal))
         {
-            return new RawClient(SharedMemoryChannel.Connect(endpoint[BenchSockets.ShmFloorScheme.Length..]));
+            return new RawClient(SharedMemoryChannel.Connect(endpoint[BenchSockets.ShmFloorScheme.Length..], busyPoll ? SharedMemoryWait.BusySpin : SharedMemoryWait.SpinThenFutex), busyPoll);
+        }
+
+        if (BenchSockets.IsTls(endpoint))
+        {
+            // The floors' frames inside TLS records: SslStream over the blocking or the busy-poll socket.
+            var tcp = BenchSockets.Connect(BenchSockets.TcpUnder(endpoint));
+            tcp.ReceiveTimeout = tcp.SendTimeout = busyPoll ? 0 : 30_000;
+            IRawChannel channel = busyPoll ? new BusyPollSocketChannel(tcp, bounded: true) : new SocketChannel(tcp);
+            var tls = BenchTls.AuthenticateAsClient(new ChannelStream(channel));
+            return new RawClient(new StreamChannel(tls, tls), busyPoll);
         }
 
         var socket = BenchSockets.Connect(endpoint);
+        if (busyPoll)
+        {
+            return new RawClient(new BusyPollSocketChannel(socket, bounded: true), busyPoll);
+        }
 
         // Every blocking wait is bounded: a stuck server fails the row instead of hanging the run.
         socket.ReceiveTimeout = 30_000;
         socket.SendTimeout = 30_000;
-        return new RawClient(new SocketChannel(socket));
+        return new RawClient(new SocketChannel(socket), busyPoll);
     }
 
     public override Task SmallAsync(long[] samples, int offset, int count)
@@ -104,9 +122,19 @@ internal sealed class RawClient : BenchClient
         return Task.CompletedTask;
     }
 
-    /// <summary>The pipelined floor: a writer thread keeps <paramref name="inFlight"/> requests outstanding; this thread reads replies in bulk.</summary>
+    /// <summary>
+    /// The pipelined floor: a writer thread keeps <paramref name="inFlight"/> requests outstanding; this thread reads
+    /// replies in bulk. A busy-poll channel does both on this one thread (send until the window is full, then take
+    /// whatever replies arrived): a third spinning thread on two cores would measure the scheduler, not the channel.
+    /// </summary>
     public override Task InFlightAsync(int totalCalls, int inFlight)
     {
+        if (_busyPoll)
+        {
+            InFlightOnOneThread(totalCalls, inFlight);
+            return Task.CompletedTask;
+        }
+
         // The writer thread owns the sending direction, this thread the receiving one.
         var socket = _socket;
         using var window = new SemaphoreSlim(inFlight, inFlight);
@@ -164,6 +192,31 @@ internal sealed class RawClient : BenchClient
         return Task.CompletedTask;
     }
 
+    private void InFlightOnOneThread(int totalCalls, int inFlight)
+    {
+        Span<byte> request = stackalloc byte[RawProtocol.SmallRequestSize];
+        var buffer = new byte[64 * 1024];
+        var sent = 0;
+        long receivedBytes = 0;
+        while (receivedBytes < (long)totalCalls * RawProtocol.SmallReplySize)
+        {
+            // One send per request, as the blocking floor's writer thread does.
+            for (; sent < totalCalls && sent - (receivedBytes / RawProtocol.SmallReplySize) < inFlight; sent++)
+            {
+                RawProtocol.WriteSmallRequest(request, sent, 1);
+                _socket.Send(request);
+            }
+
+            var read = _socket.Receive(buffer);
+            if (read == 0)
+            {
+                throw new IOException("The server closed the connection.");
+            }
+
+            receivedBytes += read;
+        }
+    }
+
     public override Task EchoAsync(byte[] payload, long[] samples, int offset, int count)
     {
         if (_echoRequest.Length != payload.Length + 4)
@@ -189,7 +242,6 @@ internal sealed class RawClient : BenchClient
     public override ValueTask DisposeAsync()
     {
         _socket.Dispose();
-        _owner?.Dispose();
         return default;
     }
 
@@ -225,7 +277,13 @@ internal sealed class RpcClient : BenchClient
 
     public static async Task<BenchClient> ConnectAsync(string endpoint, RpcProtocol protocol)
     {
-        var connection = await RpcConnection.ConnectAsync(endpoint, new RpcConnectionOptions { Protocol = protocol });
+        var options = new RpcConnectionOptions { Protocol = protocol };
+        if (BenchSockets.IsTls(endpoint))
+        {
+            options.Transport.Tls = BenchTls.ClientOptions();
+        }
+
+        var connection = await RpcConnection.ConnectAsync(endpoint, options);
         return new RpcClient(connection, connection);
     }
 

@@ -39,10 +39,13 @@ internal sealed class Row
 
     public required string Scenario { get; init; }
 
-    /// <summary>"unix", "tcp", "pipe", "child" or "shm": rows are compared with the floor of the same transport kind.</summary>
+    /// <summary>"unix", "tcp", "tls", "pipe", "child" or "shm": rows are compared with the floors of the same transport kind.</summary>
     public required string Transport { get; init; }
 
-    public required bool IsFloor { get; init; }
+    /// <summary>Whether this row is a raw floor of its transport, and which.</summary>
+    public required FloorKind Floor { get; init; }
+
+    public bool IsFloor => Floor != FloorKind.None;
 
     public required Func<string, Task<BenchClient>> Connect { get; init; }
 
@@ -81,6 +84,19 @@ internal sealed class Row
     public List<double> RoundSmallP50 { get; } = [];
 
     public bool Active => Skipped is null;
+}
+
+/// <summary>The two floors every transport has: what a plain blocking program gets, and the limit (no thread ever sleeps).</summary>
+internal enum FloorKind
+{
+    /// <summary>Not a floor: a row measured against the floors.</summary>
+    None,
+
+    /// <summary>Blocking receives: most of a round trip is waking the blocked thread (an idle vCPU on a VM).</summary>
+    Blocking,
+
+    /// <summary>Non-blocking receives polled in a spin loop (shared memory: both sides spin on the ring counters).</summary>
+    BusyPoll,
 }
 
 /// <summary>Round-trip samples in Stopwatch ticks; percentiles are nearest-rank over the pooled samples.</summary>
@@ -132,6 +148,7 @@ internal static class Harness
 
         var rows = SelectRows(filter);
         var directory = Directory.CreateTempSubdirectory("rpcbench-");
+        BenchTls.Prepare(directory.FullName);
         var payload64K = MakePayload(BenchSettings.Size64K, 1);
         var payload1M = MakePayload(BenchSettings.Size1M, 2);
         try
@@ -194,6 +211,7 @@ internal static class Harness
         }
 
         var directory = Directory.CreateTempSubdirectory("rpcbench-");
+        BenchTls.Prepare(directory.FullName);
         try
         {
             Start(row, directory.FullName);
@@ -246,30 +264,68 @@ internal static class Harness
     {
         List<Row> all =
         [
-            new() { Name = "raw Unix socket, sync (floor)", Scenario = Scenarios.Raw, Transport = "unix", IsFloor = true, Connect = e => Task.FromResult<BenchClient>(RawClient.Connect(e)) },
-            new() { Name = "Rpc binary, unix://", Scenario = Scenarios.RpcBinary, Transport = "unix", IsFloor = false, Connect = e => RpcClient.ConnectAsync(e, RpcProtocol.Binary) },
-            new() { Name = "Rpc JSON-RPC, unix://", Scenario = Scenarios.RpcJsonRpc, Transport = "unix", IsFloor = false, Connect = e => RpcClient.ConnectAsync(e, RpcProtocol.JsonRpc) },
-            new() { Name = "StreamJsonRpc 2.26, MessagePack + length header over pipes, Unix socket", Scenario = Scenarios.StreamJsonRpc, Transport = "unix", IsFloor = false, Connect = e => Task.FromResult<BenchClient>(new StreamJsonRpcClient(e)) },
-            new() { Name = "gRPC (Grpc.AspNetCore on Kestrel + Grpc.Net.Client), Unix socket", Scenario = Scenarios.Grpc, Transport = "unix", IsFloor = false, Connect = e => Task.FromResult<BenchClient>(new GrpcClient(e)) },
-            new() { Name = "raw named pipe (NamedPipe*Stream, a Unix socket), sync (floor)", Scenario = Scenarios.Raw, Transport = "pipe", IsFloor = true, Connect = e => Task.FromResult<BenchClient>(RawClient.Connect(e)) },
-            new() { Name = "Rpc binary, pipe://", Scenario = Scenarios.RpcBinary, Transport = "pipe", IsFloor = false, Connect = e => RpcClient.ConnectAsync(e, RpcProtocol.Binary) },
-            new() { Name = "raw anonymous pipes to a child process, sync (floor)", Scenario = Scenarios.Raw, Transport = "child", IsFloor = true, Connect = _ => throw new InvalidOperationException(), Launch = LaunchAnonymousPipeFloor },
-            new() { Name = "Rpc binary, RpcChildProcess (anonymous pipes)", Scenario = "serve-child", Transport = "child", IsFloor = false, Connect = _ => RpcClient.StartChildAsync() },
-            new() { Name = "shared memory, spin ≤20 µs then futex (floor)", Scenario = Scenarios.Raw, Transport = "shm", IsFloor = true, Connect = e => Task.FromResult<BenchClient>(RawClient.Connect(e)) },
-            new() { Name = "Rpc binary, shm://", Scenario = Scenarios.RpcBinary, Transport = "shm", IsFloor = false, Connect = e => RpcClient.ConnectAsync(e, RpcProtocol.Binary) },
-            new() { Name = "raw TCP loopback, sync (floor)", Scenario = Scenarios.Raw, Transport = "tcp", IsFloor = true, Connect = e => Task.FromResult<BenchClient>(RawClient.Connect(e)) },
-            new() { Name = "Rpc binary, tcp://127.0.0.1", Scenario = Scenarios.RpcBinary, Transport = "tcp", IsFloor = false, Connect = e => RpcClient.ConnectAsync(e, RpcProtocol.Binary) },
+            RawFloor("raw Unix socket, blocking (floor)", "unix", FloorKind.Blocking),
+            RawFloor("raw Unix socket, busy-poll (floor)", "unix", FloorKind.BusyPoll),
+            TransportOnly("transport only, unix:// (IDuplexPipe, raw frames)", "unix", dedicatedReceiveThread: true),
+            TransportOnly("transport only, unix://, async receive (UseDedicatedReceiveThread = false)", "unix", dedicatedReceiveThread: false),
+            new() { Name = "Rpc binary, unix://", Scenario = Scenarios.RpcBinary, Transport = "unix", Floor = FloorKind.None, Connect = e => RpcClient.ConnectAsync(e, RpcProtocol.Binary) },
+            new() { Name = "Rpc JSON-RPC, unix://", Scenario = Scenarios.RpcJsonRpc, Transport = "unix", Floor = FloorKind.None, Connect = e => RpcClient.ConnectAsync(e, RpcProtocol.JsonRpc) },
+            new() { Name = "StreamJsonRpc 2.26, MessagePack + length header over pipes, Unix socket", Scenario = Scenarios.StreamJsonRpc, Transport = "unix", Floor = FloorKind.None, Connect = e => Task.FromResult<BenchClient>(new StreamJsonRpcClient(e)) },
+            new() { Name = "gRPC (Grpc.AspNetCore on Kestrel + Grpc.Net.Client), Unix socket", Scenario = Scenarios.Grpc, Transport = "unix", Floor = FloorKind.None, Connect = e => Task.FromResult<BenchClient>(new GrpcClient(e)) },
+            RawFloor("raw named pipe (NamedPipe*Stream, a Unix socket), blocking (floor)", "pipe", FloorKind.Blocking),
+            RawFloor("raw named pipe (its Unix socket, non-blocking), busy-poll (floor)", "pipe", FloorKind.BusyPoll),
+            TransportOnly("transport only, pipe:// (IDuplexPipe, raw frames)", "pipe", dedicatedReceiveThread: true),
+            new() { Name = "Rpc binary, pipe://", Scenario = Scenarios.RpcBinary, Transport = "pipe", Floor = FloorKind.None, Connect = e => RpcClient.ConnectAsync(e, RpcProtocol.Binary) },
+            RawFloor("raw anonymous pipes to a child process, blocking (floor)", "child", FloorKind.Blocking, () => LaunchAnonymousPipeFloor(busyPoll: false)),
+            RawFloor("raw anonymous pipes to a child process, busy-poll (floor)", "child", FloorKind.BusyPoll, () => LaunchAnonymousPipeFloor(busyPoll: true)),
+            new() { Name = "Rpc binary, RpcChildProcess (anonymous pipes)", Scenario = "serve-child", Transport = "child", Floor = FloorKind.None, Connect = _ => RpcClient.StartChildAsync() },
+            RawFloor("shared memory, spin ≤20 µs then futex (floor)", "shm", FloorKind.Blocking),
+            RawFloor("shared memory, both sides busy-spin (floor)", "shm", FloorKind.BusyPoll),
+            TransportOnly("transport only, shm:// (IDuplexPipe, raw frames)", "shm", dedicatedReceiveThread: true),
+            new() { Name = "Rpc binary, shm://", Scenario = Scenarios.RpcBinary, Transport = "shm", Floor = FloorKind.None, Connect = e => RpcClient.ConnectAsync(e, RpcProtocol.Binary) },
+            RawFloor("raw TCP loopback, blocking (floor)", "tcp", FloorKind.Blocking),
+            RawFloor("raw TCP loopback, busy-poll (floor)", "tcp", FloorKind.BusyPoll),
+            TransportOnly("transport only, tcp:// (IDuplexPipe, raw frames)", "tcp", dedicatedReceiveThread: true),
+            new() { Name = "Rpc binary, tcp://127.0.0.1", Scenario = Scenarios.RpcBinary, Transport = "tcp", Floor = FloorKind.None, Connect = e => RpcClient.ConnectAsync(e, RpcProtocol.Binary) },
+            RawFloor("raw TLS (SslStream) over TCP loopback, blocking (floor)", "tls", FloorKind.Blocking),
+            RawFloor("raw TLS (SslStream) over TCP loopback, busy-poll (floor)", "tls", FloorKind.BusyPoll),
+            TransportOnly("transport only, tls:// (IDuplexPipe, raw frames)", "tls", dedicatedReceiveThread: true),
+            new() { Name = "Rpc binary, tls://127.0.0.1", Scenario = Scenarios.RpcBinary, Transport = "tls", Floor = FloorKind.None, Connect = e => RpcClient.ConnectAsync(e, RpcProtocol.Binary) },
         ];
         if (string.IsNullOrEmpty(filter))
         {
             return all;
         }
 
-        // A filtered run keeps the floor of each selected row's socket kind, so its ratios still mean something.
+        // A filtered run keeps both floors of each selected row's transport, so its ratios still mean something.
         var selected = all.Where(r => r.Name.Contains(filter, StringComparison.OrdinalIgnoreCase)).ToList();
         var transports = selected.Select(r => r.Transport).ToHashSet();
         return [.. all.Where(r => selected.Contains(r) || (r.IsFloor && transports.Contains(r.Transport)))];
     }
+
+    /// <summary>A raw floor row; <paramref name="launch"/> for the anonymous pipes, whose client starts its server.</summary>
+    private static Row RawFloor(string name, string transport, FloorKind floor, Func<(ChildServer? Server, BenchClient Client)>? launch = null)
+    {
+        var busyPoll = floor == FloorKind.BusyPoll;
+        return new()
+        {
+            Name = name,
+            Scenario = busyPoll ? Scenarios.RawBusyPoll : Scenarios.Raw,
+            Transport = transport,
+            Floor = floor,
+            Connect = e => Task.FromResult<BenchClient>(RawClient.Connect(e, busyPoll)),
+            Launch = launch,
+        };
+    }
+
+    private static Row TransportOnly(string name, string transport, bool dedicatedReceiveThread) => new()
+    {
+        Name = name,
+        Scenario = dedicatedReceiveThread ? Scenarios.Transport : Scenarios.TransportAsync,
+        Transport = transport,
+        Floor = FloorKind.None,
+        Connect = e => TransportClient.ConnectAsync(e, dedicatedReceiveThread),
+    };
 
     private static byte[] MakePayload(int size, int seed)
     {
@@ -318,6 +374,7 @@ internal static class Harness
         {
             "unix" => "unix://" + Path.Combine(directory, row.Scenario + ".sock"),
             "tcp" => "tcp://127.0.0.1:0",
+            "tls" => "tls://127.0.0.1:0",
             "pipe" => "pipe://" + unique,
             "shm" when row.IsFloor => BenchSockets.ShmFloorScheme + "/dev/shm/" + unique,
             "shm" => "shm://" + unique,
@@ -325,21 +382,21 @@ internal static class Harness
         };
     }
 
-    /// <summary>The anonymous-pipe floor: two inheritable pipes, this executable as the child (<c>serve raw anon-floor:&lt;r&gt;:&lt;w&gt;</c>).</summary>
-    private static (ChildServer? Server, BenchClient Client) LaunchAnonymousPipeFloor()
+    /// <summary>The anonymous-pipe floors: two inheritable pipes, this executable as the child (<c>serve raw[-busy] anon-floor:&lt;r&gt;:&lt;w&gt;</c>).</summary>
+    private static (ChildServer? Server, BenchClient Client) LaunchAnonymousPipeFloor(bool busyPoll)
     {
         var toChild = new AnonymousPipeServerStream(PipeDirection.Out, HandleInheritability.Inheritable);
         var fromChild = new AnonymousPipeServerStream(PipeDirection.In, HandleInheritability.Inheritable);
         try
         {
             var endpoint = BenchSockets.AnonymousFloorScheme + toChild.GetClientHandleAsString() + ":" + fromChild.GetClientHandleAsString();
-            var server = ChildServer.Start(Scenarios.Raw, endpoint, TimeSpan.FromSeconds(60), afterStart: () =>
+            var server = ChildServer.Start(busyPoll ? Scenarios.RawBusyPoll : Scenarios.Raw, endpoint, TimeSpan.FromSeconds(60), afterStart: () =>
             {
                 // The child has its copies: close ours, so the child sees end-of-stream when we close, and later children do not inherit them.
                 toChild.DisposeLocalCopyOfClientHandle();
                 fromChild.DisposeLocalCopyOfClientHandle();
             });
-            return (server, new RawClient(new StreamChannel(fromChild, toChild)));
+            return (server, new RawClient(busyPoll ? new BusyPollPipeChannel(fromChild, toChild, bounded: true) : new StreamChannel(fromChild, toChild), busyPoll));
         }
         catch
         {

@@ -1,6 +1,7 @@
 using System;
 using System.Diagnostics;
 using System.Globalization;
+using System.IO;
 using System.Reflection;
 using System.Threading.Tasks;
 
@@ -70,12 +71,16 @@ internal static class Program
         var settings = quick ? BenchSettings.Quick : BenchSettings.Full;
         var command = "dotnet run -c Release --project bench/Rpc.Benchmarks --" + (args.Length == 0 ? string.Empty : " " + string.Join(' ', args));
         var started = DateTime.UtcNow;
+        var loadAtStart = Report.LoadAverage();
+        var paths = Report.Paths(started, quick, filter, outDirectory);
+        var reportLink = outDirectory is null ? "bench/results/" + Path.GetFileName(paths[0]) : paths[0];
         var stopwatch = Stopwatch.StartNew();
         var rows = Harness.Run(settings, filter, optimized);
-        var report = Report.Render(rows, settings, filter, command, started, stopwatch.Elapsed, optimized);
+        var report = Report.Render(rows, settings, filter, command, started, stopwatch.Elapsed, optimized, loadAtStart, reportLink);
         Console.WriteLine();
         Console.WriteLine(report);
-        foreach (var path in Report.Save(report, started, quick, filter, outDirectory))
+        Report.Save(report, paths);
+        foreach (var path in paths)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"written: {path}"));
         }

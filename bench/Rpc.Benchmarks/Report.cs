@@ -14,8 +14,21 @@ internal static class Report
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
-    public static string Render(List<Row> rows, BenchSettings settings, string? filter, string command, DateTime startedUtc, TimeSpan duration, bool optimized)
+    /// <summary>Marks the block <c>scripts/bench-readme.sh</c> copies into the README's Benchmark section.</summary>
+    public const string ReadmeBlockStart = "<!-- bench-table:start -->";
+
+    /// <summary>Ends the block that starts with <see cref="ReadmeBlockStart"/>.</summary>
+    public const string ReadmeBlockEnd = "<!-- bench-table:end -->";
+
+    /// <summary>The 1, 5 and 15 minute load averages (first three fields of /proc/loadavg).</summary>
+    public static string LoadAverage() =>
+        ReadFirstLine("/proc/loadavg") is { } line ? string.Join(' ', line.Split(' ').Take(3)) : "unknown";
+
+    public static string Render(List<Row> rows, BenchSettings settings, string? filter, string command, DateTime startedUtc, TimeSpan duration, bool optimized, string loadAtStart, string reportPath)
     {
+        var loadAtEnd = LoadAverage();
+        var machine = string.Create(Invariant, $"`nproc` = {Nproc()}, CPU: {CpuModel()}, {MemoryTotal()}, kernel {ReadFirstLine("/proc/sys/kernel/osrelease") ?? RuntimeInformation.OSDescription}");
+        var runtime = string.Create(Invariant, $"{RuntimeInformation.FrameworkDescription} ({RuntimeInformation.RuntimeIdentifier}), workstation concurrent GC, tiered PGO on (runtime defaults)");
         var text = new StringBuilder();
         text.AppendLine(Invariant, $"# Rpc benchmarks, {startedUtc:yyyy-MM-dd HH:mm} UTC ({settings.Name} run{(filter is null ? string.Empty : $", filter \"{filter}\"")})");
         text.AppendLine();
@@ -25,28 +38,40 @@ internal static class Report
             text.AppendLine();
         }
 
-        text.AppendLine(Invariant, $"- machine: `nproc` = {Nproc()}, CPU: {CpuModel()}, {MemoryTotal()}, kernel {ReadFirstLine("/proc/sys/kernel/osrelease") ?? RuntimeInformation.OSDescription}");
-        text.AppendLine(Invariant, $"- .NET: {RuntimeInformation.FrameworkDescription} ({RuntimeInformation.RuntimeIdentifier}), workstation concurrent GC, tiered PGO on (runtime defaults)");
-        text.AppendLine(Invariant, $"- load average at the end: {ReadFirstLine("/proc/loadavg") ?? "unknown"}");
+        if (Overloaded(loadAtStart) || Overloaded(loadAtEnd))
+        {
+            text.AppendLine(Invariant, $"**WARNING: the 1-minute load average ({loadAtStart} at the start, {loadAtEnd} at the end) exceeds the {Environment.ProcessorCount} cores: spinning threads lose their core for whole scheduler slices, so the busy-poll floors are not floors in this run, and every figure is noisy. Rerun on a quiet machine.**");
+            text.AppendLine();
+        }
+
+        text.AppendLine(Invariant, $"- machine: {machine}");
+        text.AppendLine(Invariant, $"- .NET: {runtime}");
+        text.AppendLine(Invariant, $"- load average (1/5/15 min): {loadAtStart} at the start, {loadAtEnd} at the end");
         text.AppendLine(Invariant, $"- command: `{command}`");
         text.AppendLine(Invariant, $"- {settings.Rounds} interleaved rounds in {duration.TotalMinutes:0.0} min; per row and round: {settings.SmallCallsPerRound:N0} small calls, {settings.InFlightCallsPerRound:N0} calls at {BenchSettings.InFlight} in flight, {settings.Echo64KPerRound:N0} × 64 KiB and {settings.Echo1MPerRound:N0} × 1 MiB echoes; warm-up ≥ {settings.WarmupTime.TotalSeconds:0.#} s of small calls per row first");
         text.AppendLine();
-        text.AppendLine("Every row: client in this process, server in a child process. Transports: a Unix socket in a temp dir; TCP loopback; a named pipe (`pipe://`, a Unix socket at $TMPDIR/CoreFxPipe_<name>; floor: NamedPipeServerStream/ClientStream); two anonymous pipes to a child process (floor: AnonymousPipeServerStream; Rpc: `RpcChildProcess`); shared memory (`shm://`; floor: two SPSC rings in a mapped /dev/shm file, spin ≤ 20 µs then futex). Ratios divide by the floor of the same transport measured in the same run. For the raw floors, \"64 in flight\" is the pipelined floor (a writer thread keeps 64 requests outstanding, a reader thread takes replies in bulk).");
+        text.AppendLine("Every row: client in this process, server in a child process. Transports: a Unix socket in a temp dir; TCP loopback; TLS over TCP loopback (floors: `SslStream`; the run's own certificate); a named pipe (`pipe://`, a Unix socket at $TMPDIR/CoreFxPipe_<name>; floor: NamedPipeServerStream/ClientStream); two anonymous pipes to a child process (floor: AnonymousPipeServerStream; Rpc: `RpcChildProcess`); shared memory (`shm://`; floor: two SPSC rings in a mapped /dev/shm file). Each transport has two floors, measured in the same run: **blocking** (blocking receives; shared memory: spin ≤ 20 µs then futex), what a plain program gets, and on a VM mostly the cost of waking a blocked thread; **busy-poll** (non-blocking receives polled in a spin loop; shared memory: both sides spin, no futex), the limit no thread that sleeps can reach. \"transport only\" rows send the floors' raw frames through Rpc's transport (`IDuplexPipe`), without the protocol. Ratios divide by the floor of the same transport; \"÷ blocking\" above 1 is Rpc's cost over a plain program, \"÷ busy-poll\" is the distance to the limit. For the raw floors, \"64 in flight\" is the pipelined floor (a writer thread keeps 64 requests outstanding, a reader thread takes replies in bulk; busy-poll: both on one thread).");
         text.AppendLine();
-        text.AppendLine("| row | small p50 µs | small p99 µs | calls/s, 1 in flight | calls/s, 64 in flight | 64 KiB echo p50 µs | 1 MiB echo p50 µs | B alloc / small call | small p50 ÷ floor | 64 in flight ÷ floor | 1 MiB echo ÷ floor |");
-        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        text.AppendLine(ReadmeBlockStart);
+        var overloaded = Overloaded(loadAtStart) || Overloaded(loadAtEnd) ? " **The machine was overloaded: the busy-poll floors are not floors here.**" : string.Empty;
+        text.AppendLine(Invariant, $"Measured {startedUtc:yyyy-MM-dd HH:mm} UTC, {settings.Name} run ({settings.Rounds} interleaved rounds, {duration.TotalMinutes:0.0} min); {machine}; {runtime}; load average (1/5/15 min) {loadAtStart} at the start, {loadAtEnd} at the end.{overloaded} Full report: [{reportPath}]({reportPath}).");
+        text.AppendLine();
+        text.AppendLine("| row | small p50 µs | small p99 µs | calls/s, 1 in flight | calls/s, 64 in flight | 64 KiB echo p50 µs | 1 MiB echo p50 µs | B alloc / small call | small p50 ÷ blocking | small p50 ÷ busy-poll | 64 in flight ÷ blocking | 64 in flight ÷ busy-poll | 1 MiB echo ÷ blocking | 1 MiB echo ÷ busy-poll |");
+        text.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var row in rows)
         {
             if (!row.Active || row.Small.Count == 0)
             {
-                text.AppendLine(Invariant, $"| {row.Name} | – | – | – | – | – | – | – | – | – | – |");
+                text.AppendLine(Invariant, $"| {row.Name} | – | – | – | – | – | – | – | – | – | – | – | – | – |");
                 continue;
             }
 
-            var floor = FloorOf(rows, row);
-            text.AppendLine(Invariant, $"| {row.Name} | {Micro(SmallP50(row))} | {Micro(row.Small.PercentileMicroseconds(99))} | {CallsPerSecond(row):N0} | {InFlight(row):N0} | {Micro(row.Echo64K.PercentileMicroseconds(50))} | {Micro(row.Echo1M.PercentileMicroseconds(50))} | {AllocatedPerCall(row):N0} | {Ratio(SmallP50(row), floor is null ? double.NaN : SmallP50(floor))} | {Ratio(InFlight(row), floor is null ? double.NaN : InFlight(floor))} | {Ratio(Echo1M(row), floor is null ? double.NaN : Echo1M(floor))} |");
+            var blocking = FloorOf(rows, row, FloorKind.Blocking);
+            var busy = FloorOf(rows, row, FloorKind.BusyPoll);
+            text.AppendLine(Invariant, $"| {row.Name} | {Micro(SmallP50(row))} | {Micro(row.Small.PercentileMicroseconds(99))} | {CallsPerSecond(row):N0} | {InFlight(row):N0} | {Micro(row.Echo64K.PercentileMicroseconds(50))} | {Micro(Echo1M(row))} | {AllocatedPerCall(row):N0} | {Ratio(row, blocking, SmallP50)} | {Ratio(row, busy, SmallP50)} | {Ratio(row, blocking, InFlight)} | {Ratio(row, busy, InFlight)} | {Ratio(row, blocking, Echo1M)} | {Ratio(row, busy, Echo1M)} |");
         }
 
+        text.AppendLine(ReadmeBlockEnd);
         text.AppendLine();
         AppendTargets(text, rows);
         AppendSharedMemory(text, rows);
@@ -69,88 +94,81 @@ internal static class Report
         return text.ToString();
     }
 
-    public static IEnumerable<string> Save(string report, DateTime startedUtc, bool quick, string? filter, string? outDirectory)
+    /// <summary>Where the report goes: the dated file first, then <c>latest*.md</c> unless the run was filtered.</summary>
+    public static List<string> Paths(DateTime startedUtc, bool quick, string? filter, string? outDirectory)
     {
         var directory = outDirectory ?? Path.Combine(FindBenchDirectory() ?? Directory.GetCurrentDirectory(), "results");
-        Directory.CreateDirectory(directory);
         var machine = new string([.. Environment.MachineName.Select(c => char.IsAsciiLetterOrDigit(c) || c == '-' ? c : '-')]);
         var stem = $"{startedUtc:yyyy-MM-dd}-{machine}" + (quick ? "-quick" : string.Empty);
-        var files = new List<string>();
-        if (filter is not null)
-        {
-            files.Add(Path.Combine(directory, stem + "-filtered.md"));
-        }
-        else
-        {
-            files.Add(Path.Combine(directory, stem + ".md"));
-            files.Add(Path.Combine(directory, quick ? "latest-quick.md" : "latest.md"));
-        }
+        return filter is not null
+            ? [Path.Combine(directory, stem + "-filtered.md")]
+            : [Path.Combine(directory, stem + ".md"), Path.Combine(directory, quick ? "latest-quick.md" : "latest.md")];
+    }
 
-        foreach (var file in files)
+    public static void Save(string report, List<string> paths)
+    {
+        foreach (var path in paths)
         {
-            File.WriteAllText(file, report);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.WriteAllText(path, report);
         }
-
-        return files;
     }
 
     private static void AppendTargets(StringBuilder text, List<Row> rows)
     {
-        text.AppendLine("## Targets: each Rpc row against the raw floor of its own transport, same run");
+        text.AppendLine("## Targets: each Rpc row against the floors of its own transport, same run");
         text.AppendLine();
-        text.AppendLine("| target | Rpc | floor | ratio | result |");
-        text.AppendLine("|---|---:|---:|---:|---|");
+        text.AppendLine("A target is judged against the blocking floor, as stated; the busy-poll columns show the distance to the limit.");
+        text.AppendLine();
+        text.AppendLine("| target | Rpc | blocking floor | ÷ blocking | busy-poll floor | ÷ busy-poll | result |");
+        text.AppendLine("|---|---:|---:|---:|---:|---:|---|");
 
-        var (unix, unixFloor) = Pair(rows, "unix");
-        if (unix is not null && unixFloor is not null)
+        if (Pair(rows, "unix") is var (unix, unixFloor, unixBusy))
         {
-            Target(text, "unix://: small call p50 ≤ 1.5× raw sync p50", SmallP50(unix), SmallP50(unixFloor), "µs", ratio => ratio <= 1.5);
-            Target(text, "unix://: 64 in flight ≥ 0.6× raw pipelined", InFlight(unix), InFlight(unixFloor), "calls/s", ratio => ratio >= 0.6);
-            Target(text, "unix://: 1 MiB echo p50 ≤ 3× raw 1 MiB echo", Echo1M(unix), Echo1M(unixFloor), "µs", ratio => ratio <= 3);
+            Target(text, "unix://: small call p50 ≤ 1.5× blocking floor", unix, unixFloor, unixBusy, SmallP50, "µs", ratio => ratio <= 1.5);
+            Target(text, "unix://: 64 in flight ≥ 0.6× raw pipelined", unix, unixFloor, unixBusy, InFlight, "calls/s", ratio => ratio >= 0.6);
+            Target(text, "unix://: 1 MiB echo p50 ≤ 3× raw 1 MiB echo", unix, unixFloor, unixBusy, Echo1M, "µs", ratio => ratio <= 3);
             var allocated = AllocatedPerCall(unix);
-            text.AppendLine(Invariant, $"| unix://: ≤ 100 B allocated per small call (client) | {allocated:N0} B | – | – | {(allocated <= 100 ? "PASS" : "MISS")} |");
+            text.AppendLine(Invariant, $"| unix://: ≤ 100 B allocated per small call (client) | {allocated:N0} B | – | – | – | – | {(allocated <= 100 ? "PASS" : "MISS")} |");
         }
         else
         {
             NotEvaluated(text, "unix:// targets", rows, "unix");
         }
 
-        var (pipe, pipeFloor) = Pair(rows, "pipe");
-        if (pipe is not null && pipeFloor is not null)
+        if (Pair(rows, "pipe") is var (pipe, pipeFloor, pipeBusy))
         {
-            Target(text, "pipe://: small call p50 ≤ 1.5× raw named pipe p50", SmallP50(pipe), SmallP50(pipeFloor), "µs", ratio => ratio <= 1.5);
+            Target(text, "pipe://: small call p50 ≤ 1.5× blocking named pipe floor", pipe, pipeFloor, pipeBusy, SmallP50, "µs", ratio => ratio <= 1.5);
         }
         else
         {
             NotEvaluated(text, "pipe:// target", rows, "pipe");
         }
 
-        var (child, childFloor) = Pair(rows, "child");
-        if (child is not null && childFloor is not null)
+        if (Pair(rows, "child") is var (child, childFloor, childBusy))
         {
-            Target(text, "RpcChildProcess: small call p50 ≤ 1.5× raw anonymous pipe p50", SmallP50(child), SmallP50(childFloor), "µs", ratio => ratio <= 1.5);
+            Target(text, "RpcChildProcess: small call p50 ≤ 1.5× blocking anonymous pipe floor", child, childFloor, childBusy, SmallP50, "µs", ratio => ratio <= 1.5);
         }
         else
         {
             NotEvaluated(text, "RpcChildProcess target", rows, "child");
         }
 
-        var (shm, shmFloor) = Pair(rows, "shm");
-        if (shm is not null && shmFloor is not null)
+        if (Pair(rows, "shm") is var (shm, shmFloor, shmBusy))
         {
-            Target(text, "shm://: small call p50 ≤ 4× spin-then-futex floor p50", SmallP50(shm), SmallP50(shmFloor), "µs", ratio => ratio <= 4);
+            Target(text, "shm://: small call p50 ≤ 4× spin-then-futex floor", shm, shmFloor, shmBusy, SmallP50, "µs", ratio => ratio <= 4);
             var calls = CallsPerSecond(shm);
-            text.AppendLine(Invariant, $"| shm://: ≥ 250,000 sequential calls/s (1 in flight) | {calls:N0} calls/s | {CallsPerSecond(shmFloor):N0} calls/s | {calls / 250_000:0.00}× of target | {(calls >= 250_000 ? "PASS" : "MISS")} |");
+            text.AppendLine(Invariant, $"| shm://: ≥ 250,000 sequential calls/s (1 in flight) | {calls:N0} calls/s | {CallsPerSecond(shmFloor):N0} calls/s | {calls / 250_000:0.00}× of target | {Measured(shmBusy, r => CallsPerSecond(r).ToString("N0", Invariant) + " calls/s")} | – | {(calls >= 250_000 ? "PASS" : "MISS")} |");
             var gibs = GibPerSecond(shm);
-            text.AppendLine(Invariant, $"| shm://: 1 MiB echo ≥ 1 GiB/s each way (1 MiB ÷ echo p50) | {gibs:0.00} GiB/s | {GibPerSecond(shmFloor):0.00} GiB/s | {gibs:0.00}× of target | {(gibs >= 1 ? "PASS" : "MISS")} |");
+            text.AppendLine(Invariant, $"| shm://: 1 MiB echo ≥ 1 GiB/s each way (1 MiB ÷ echo p50) | {gibs:0.00} GiB/s | {GibPerSecond(shmFloor):0.00} GiB/s | {gibs:0.00}× of target | {Measured(shmBusy, r => GibPerSecond(r).ToString("0.00", Invariant) + " GiB/s")} | – | {(gibs >= 1 ? "PASS" : "MISS")} |");
             if (shm.IdleCpu is { } idle)
             {
                 var total = idle.Client + idle.Server;
-                text.AppendLine(Invariant, $"| shm://: one open idle connection < 1% of a core (client + server, {idle.Seconds:0} s) | {total:0.00}% ({idle.Client:0.00}% + {idle.Server:0.00}%) | – | – | {(total < 1 ? "PASS" : "MISS")} |");
+                text.AppendLine(Invariant, $"| shm://: one open idle connection < 1% of a core (client + server, {idle.Seconds:0} s) | {total:0.00}% ({idle.Client:0.00}% + {idle.Server:0.00}%) | – | – | – | – | {(total < 1 ? "PASS" : "MISS")} |");
             }
             else
             {
-                text.AppendLine("| shm://: one open idle connection < 1% of a core | not measured | – | – | – |");
+                text.AppendLine("| shm://: one open idle connection < 1% of a core | not measured | – | – | – | – | – |");
             }
         }
         else
@@ -161,20 +179,27 @@ internal static class Report
         text.AppendLine();
     }
 
-    /// <summary>The Rpc binary row of a transport and its floor, both measured, or nulls.</summary>
-    private static (Row? Rpc, Row? Floor) Pair(List<Row> rows, string transport)
+    /// <summary>The Rpc binary row of a transport, its blocking floor (both measured, else null), and its busy-poll floor if measured.</summary>
+    private static (Row Rpc, Row Floor, Row? Busy)? Pair(List<Row> rows, string transport)
     {
-        var rpc = rows.FirstOrDefault(r => !r.IsFloor && r.Transport == transport && r.Scenario != Scenarios.RpcJsonRpc && r.Name.StartsWith("Rpc binary", StringComparison.Ordinal));
-        var floor = rows.FirstOrDefault(r => r.IsFloor && r.Transport == transport);
-        return rpc is { Active: true, Small.Count: > 0 } && floor is { Active: true, Small.Count: > 0 } ? (rpc, floor) : (null, null);
+        var rpc = rows.FirstOrDefault(r => !r.IsFloor && r.Transport == transport && r.Name.StartsWith("Rpc binary", StringComparison.Ordinal));
+        var floor = rows.FirstOrDefault(r => r.Floor == FloorKind.Blocking && r.Transport == transport);
+        return rpc is { Active: true, Small.Count: > 0 } && floor is { Active: true, Small.Count: > 0 }
+            ? (rpc, floor, FloorOf(rows, rpc, FloorKind.BusyPoll))
+            : null;
     }
 
     private static void NotEvaluated(StringBuilder text, string what, List<Row> rows, string transport)
     {
         var rpc = rows.FirstOrDefault(r => !r.IsFloor && r.Transport == transport && r.Name.StartsWith("Rpc binary", StringComparison.Ordinal));
         var reason = rpc is null ? "not in this run" : rpc.Skipped ?? "the row or its floor did not run";
-        text.AppendLine(Invariant, $"| {what} | not evaluated: {reason} | – | – | – |");
+        text.AppendLine(Invariant, $"| {what} | not evaluated: {reason} | – | – | – | – | – |");
     }
+
+    private static bool Overloaded(string loadAverage) =>
+        double.TryParse(loadAverage.Split(' ')[0], NumberStyles.Float, Invariant, out var oneMinute) && oneMinute > Environment.ProcessorCount;
+
+    private static string Measured(Row? row, Func<Row, string> format) => row is null ? "not measured" : format(row);
 
     /// <summary>One way of a sequential 1 MiB echo: 1 MiB per round-trip p50 (each direction carries 1 MiB in that time).</summary>
     private static double GibPerSecond(Row row) => BenchSettings.Size1M / (Echo1M(row) / 1_000_000.0) / (1024.0 * 1024 * 1024);
@@ -205,11 +230,14 @@ internal static class Report
         text.AppendLine();
     }
 
-    private static void Target(StringBuilder text, string name, double value, double floor, string unit, Func<double, bool> pass)
+    /// <summary>One target row: Rpc's figure, both floors and both ratios; PASS/MISS on the ratio to the blocking floor.</summary>
+    private static void Target(StringBuilder text, string name, Row rpc, Row floor, Row? busy, Func<Row, double> measure, string unit, Func<double, bool> pass)
     {
-        var ratio = value / floor;
+        var value = measure(rpc);
+        var ratio = value / measure(floor);
         var format = unit == "µs" ? "0.0" : "N0";
-        text.AppendLine(Invariant, $"| {name} | {value.ToString(format, Invariant)} {unit} | {floor.ToString(format, Invariant)} {unit} | {ratio:0.00}× | {(pass(ratio) ? "PASS" : "MISS")} |");
+        string Figure(double figure) => figure.ToString(format, Invariant) + " " + unit;
+        text.AppendLine(Invariant, $"| {name} | {Figure(value)} | {Figure(measure(floor))} | {ratio:0.00}× | {Measured(busy, r => Figure(measure(r)))} | {Ratio(rpc, busy, measure)} | {(pass(ratio) ? "PASS" : "MISS")} |");
     }
 
     private static void AppendStability(StringBuilder text, List<Row> rows)
@@ -234,8 +262,8 @@ internal static class Report
         text.AppendLine();
     }
 
-    private static Row? FloorOf(List<Row> rows, Row row) =>
-        rows.FirstOrDefault(r => r.IsFloor && r.Transport == row.Transport && r.Active && r.Small.Count > 0);
+    private static Row? FloorOf(List<Row> rows, Row row, FloorKind kind) =>
+        rows.FirstOrDefault(r => r.Floor == kind && r.Transport == row.Transport && r.Active && r.Small.Count > 0);
 
     private static double SmallP50(Row row) => row.Small.PercentileMicroseconds(50);
 
@@ -259,8 +287,17 @@ internal static class Report
     private static string Micro(double microseconds) =>
         double.IsNaN(microseconds) ? "–" : microseconds.ToString(microseconds < 100 ? "0.0" : "N0", Invariant);
 
-    private static string Ratio(double value, double floor) =>
-        double.IsNaN(value) || double.IsNaN(floor) || floor == 0 ? "–" : (value / floor).ToString("0.00", Invariant) + "×";
+    /// <summary><paramref name="measure"/> of <paramref name="row"/> ÷ the same of <paramref name="floor"/>, or a dash.</summary>
+    private static string Ratio(Row row, Row? floor, Func<Row, double> measure)
+    {
+        if (floor is null)
+        {
+            return "–";
+        }
+
+        var (value, bar) = (measure(row), measure(floor));
+        return double.IsNaN(value) || double.IsNaN(bar) || bar == 0 ? "–" : (value / bar).ToString("0.00", Invariant) + "×";
+    }
 
     private static string? FindBenchDirectory()
     {

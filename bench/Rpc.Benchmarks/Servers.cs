@@ -3,7 +3,9 @@ using System.Buffers.Binary;
 using System.IO;
 using System.IO.Pipes;
 using System.IO.Pipelines;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Threading;
 using System.Threading.Tasks;
 using Google.Protobuf;
@@ -33,7 +35,16 @@ internal static class ServerProgram
         switch (scenario)
         {
             case Scenarios.Raw:
-                bound = StartRaw(endpoint);
+                bound = StartRaw(endpoint, busyPoll: false);
+                break;
+            case Scenarios.RawBusyPoll:
+                bound = StartRaw(endpoint, busyPoll: true);
+                break;
+            case Scenarios.Transport:
+                bound = await TransportRows.ListenAsync(endpoint, dedicatedReceiveThread: true);
+                break;
+            case Scenarios.TransportAsync:
+                bound = await TransportRows.ListenAsync(endpoint, dedicatedReceiveThread: false);
                 break;
             case Scenarios.RpcBinary:
                 bound = await StartRpcAsync(endpoint, RpcProtocol.Binary);
@@ -61,7 +72,8 @@ internal static class ServerProgram
         return 0;
     }
 
-    private static string StartRaw(string endpoint)
+    /// <summary>The raw floor's server; <paramref name="busyPoll"/>: its receives poll a non-blocking channel in a spin loop.</summary>
+    private static string StartRaw(string endpoint, bool busyPoll)
     {
         if (endpoint.StartsWith("pipe://", StringComparison.Ordinal))
         {
@@ -74,7 +86,8 @@ internal static class ServerProgram
                 {
                     pipe.WaitForConnection();
                     var connected = pipe;
-                    StartThread("raw-connection", () => ServeRawConnection(new StreamChannel(connected, connected)));
+                    IRawChannel channel = busyPoll ? BusyPollSocketChannel.FromPipe(connected, bounded: false) : new StreamChannel(connected, connected);
+                    StartThread("raw-connection", () => ServeRawConnection(channel));
                 }
             });
             return endpoint;
@@ -83,7 +96,7 @@ internal static class ServerProgram
         if (endpoint.StartsWith(BenchSockets.ShmFloorScheme, StringComparison.Ordinal))
         {
             // The shared-memory floor: this side creates the mapped file; the client maps it and unlinks it.
-            var channel = SharedMemoryChannel.Create(endpoint[BenchSockets.ShmFloorScheme.Length..]);
+            var channel = SharedMemoryChannel.Create(endpoint[BenchSockets.ShmFloorScheme.Length..], busyPoll ? SharedMemoryWait.BusySpin : SharedMemoryWait.SpinThenFutex);
             StartThread("raw-shm", () => ServeRawConnection(channel));
             return endpoint;
         }
@@ -94,11 +107,13 @@ internal static class ServerProgram
             var handles = endpoint[BenchSockets.AnonymousFloorScheme.Length..].Split(':');
             var input = new AnonymousPipeClientStream(PipeDirection.In, handles[0]);
             var output = new AnonymousPipeClientStream(PipeDirection.Out, handles[1]);
-            StartThread("raw-anonymous-pipes", () => ServeRawConnection(new StreamChannel(input, output)));
+            IRawChannel channel = busyPoll ? new BusyPollPipeChannel(input, output, bounded: false) : new StreamChannel(input, output);
+            StartThread("raw-anonymous-pipes", () => ServeRawConnection(channel));
             return endpoint;
         }
 
-        var (listener, bound) = BenchSockets.Listen(endpoint);
+        var tls = BenchSockets.IsTls(endpoint);
+        var (listener, bound) = BenchSockets.Listen(tls ? BenchSockets.TcpUnder(endpoint) : endpoint);
         StartThread("raw-accept", () =>
         {
             while (true)
@@ -109,10 +124,39 @@ internal static class ServerProgram
                     connection.NoDelay = true;
                 }
 
-                StartThread("raw-connection", () => ServeRawConnection(new SocketChannel(connection)));
+                IRawChannel channel = busyPoll ? new BusyPollSocketChannel(connection, bounded: false) : new SocketChannel(connection);
+                StartThread("raw-connection", () =>
+                {
+                    if (tls)
+                    {
+                        ServeRawTlsConnection(channel);
+                    }
+                    else
+                    {
+                        ServeRawConnection(channel);
+                    }
+                });
             }
         });
-        return bound;
+        return tls ? "tls://" + bound["tcp://".Length..] : bound;
+    }
+
+    /// <summary>The raw TLS floors: the server's handshake, then the floor's frames inside TLS records.</summary>
+    private static void ServeRawTlsConnection(IRawChannel channel)
+    {
+        SslStream tls;
+        try
+        {
+            tls = BenchTls.AuthenticateAsServer(new ChannelStream(channel));
+        }
+        catch (Exception exception) when (exception is AuthenticationException or IOException or SocketException)
+        {
+            // A client that failed or dropped its handshake: this connection only.
+            channel.Dispose();
+            return;
+        }
+
+        ServeRawConnection(new StreamChannel(tls, tls));
     }
 
     /// <summary>
@@ -212,7 +256,13 @@ internal static class ServerProgram
         }
 
         // Never disposed: the process exits when the client is done with it.
-        var server = new RpcServer(new RpcServerOptions { Connection = { Protocol = protocol } })
+        var options = new RpcServerOptions { Connection = { Protocol = protocol } };
+        if (BenchSockets.IsTls(endpoint))
+        {
+            options.Connection.Transport.Tls = BenchTls.ServerOptions();
+        }
+
+        var server = new RpcServer(options)
             .AddService<IBenchService>(new BenchService());
         return await server.ListenAsync(endpoint);
     }
@@ -285,6 +335,9 @@ internal sealed class GrpcBenchService : Bench.BenchBase
 internal static class Scenarios
 {
     public const string Raw = "raw";
+    public const string RawBusyPoll = "raw-busy";
+    public const string Transport = "transport";
+    public const string TransportAsync = "transport-async";
     public const string RpcBinary = "rpc-binary";
     public const string RpcJsonRpc = "rpc-jsonrpc";
     public const string StreamJsonRpc = "streamjsonrpc";

@@ -18,6 +18,11 @@ internal static class BenchSockets
 
     public static bool IsUnix(string endpoint) => endpoint.StartsWith("unix://", StringComparison.Ordinal);
 
+    public static bool IsTls(string endpoint) => endpoint.StartsWith("tls://", StringComparison.Ordinal);
+
+    /// <summary>The TCP endpoint under a <c>tls://host:port</c> one (the raw TLS floors run their own TLS over it).</summary>
+    public static string TcpUnder(string tlsEndpoint) => "tcp://" + tlsEndpoint["tls://".Length..];
+
     public static string UnixPath(string endpoint) => endpoint["unix://".Length..];
 
     public static EndPoint Parse(string endpoint)

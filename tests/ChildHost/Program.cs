@@ -1,7 +1,6 @@
 using System;
 using System.Globalization;
 using System.IO;
-using System.IO.Pipes;
 using System.Threading;
 using System.Threading.Tasks;
 using Rpc;
@@ -9,7 +8,6 @@ using Rpc.Tests;
 
 // Usage: Rpc.ChildHost [--log <text>] [--exit-code <n>] [--exit-after <ms> <code>] [--crash-after <ms>] [--ignore-parent]
 //        Rpc.ChildHost --intermediate [--ignore-parent]   starts a grandchild (this program), prints "GRANDCHILD <pid>", waits
-//        Rpc.ChildHost --raw-echo                          echoes 4-byte messages on the pipes in RPC_RAW_PIPES (floor)
 var exitCode = 0;
 var ignoreParent = false;
 var intermediate = false;
@@ -45,9 +43,6 @@ for (var i = 0; i < args.Length; i++)
         case "--intermediate":
             intermediate = true;
             break;
-        case "--raw-echo":
-            RawEcho();
-            return 0;
         default:
             Console.Error.WriteLine($"unknown argument {args[i]}");
             return 2;
@@ -80,27 +75,3 @@ if (ignoreParent)
 await RpcChildProcess.ServeParentAsync<ITestService>(c => new TestService(c.CreateProxy<ICallback>()));
 Console.WriteLine("CHILD DONE");
 return exitCode;
-
-static void RawEcho()
-{
-    var handles = Environment.GetEnvironmentVariable("RPC_RAW_PIPES")!.Split(',');
-    using var input = new AnonymousPipeClientStream(PipeDirection.In, handles[0]);
-    using var output = new AnonymousPipeClientStream(PipeDirection.Out, handles[1]);
-    var buffer = new byte[4];
-    while (true)
-    {
-        var read = 0;
-        while (read < 4)
-        {
-            var n = input.Read(buffer, read, 4 - read);
-            if (n == 0)
-            {
-                return;
-            }
-
-            read += n;
-        }
-
-        output.Write(buffer, 0, 4);
-    }
-}

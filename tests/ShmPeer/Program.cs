@@ -1,5 +1,4 @@
 using System;
-using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Threading;
@@ -13,11 +12,10 @@ using Rpc.Transports;
 //   flood-client  connect to shm://name, print "ready", write forever, never read
 //   flood-server  listen on shm://name, print "ready", accept one client, write to it forever, never read
 //   listen        listen on shm://name, print "ready", accept and hold connections until killed
-//   echo-server   listen on shm://name, print "ready", echo every accepted connection
 // The test that starts it kills it; stdin closing (the test process died) also ends it.
 if (args.Length != 2)
 {
-    Console.Error.WriteLine("usage: ShmPeer <flood-client|flood-server|listen|echo-server|child-echo|rendezvous-connect> <name>");
+    Console.Error.WriteLine("usage: ShmPeer <flood-client|flood-server|listen|child-echo|rendezvous-connect> <name>");
     return 2;
 }
 
@@ -83,18 +81,6 @@ switch (args[0])
             break;
         }
 
-    case "echo-server":
-        {
-            var listener = await RpcTransports.ListenAsync(endpoint);
-            Console.WriteLine("ready");
-            while (await listener.AcceptAsync() is { } accepted)
-            {
-                _ = EchoAsync(accepted.Transport);
-            }
-
-            break;
-        }
-
     default:
         Console.Error.WriteLine("unknown mode " + args[0]);
         return 2;
@@ -110,25 +96,4 @@ static async Task FloodAsync(PipeWriter output)
         chunk.AsSpan().Fill((byte)i);
         await output.WriteAsync(chunk);
     }
-}
-
-static async Task EchoAsync(IDuplexPipe pipe)
-{
-    while (true)
-    {
-        var result = await pipe.Input.ReadAsync();
-        foreach (var segment in result.Buffer)
-        {
-            pipe.Output.Write(segment.Span);
-        }
-
-        pipe.Input.AdvanceTo(result.Buffer.End);
-        await pipe.Output.FlushAsync();
-        if (result.IsCompleted)
-        {
-            break;
-        }
-    }
-
-    await pipe.Output.CompleteAsync();
 }

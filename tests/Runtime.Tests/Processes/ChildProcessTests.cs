@@ -2,7 +2,6 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
-using System.IO.Pipes;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
@@ -197,102 +196,6 @@ public sealed class ChildProcessTests(ITestOutputHelper output) : TestBase
                 }
             }
         }
-    }
-
-    [Fact]
-    public async Task Small_call_latency_against_the_raw_anonymous_pipe_floor()
-    {
-        const int Warmup = 2_000;
-        const int Count = 20_000;
-        var raw = await RawPipeRoundTripsAsync(Warmup, Count);
-
-        await using var child = await StartAsync(Options());
-        var proxy = child.Proxy;
-        var samples = new double[Count];
-        for (var i = 0; i < Warmup; i++)
-        {
-            await proxy.AddAsync(i, 1);
-        }
-
-        for (var i = 0; i < Count; i++)
-        {
-            var started = Stopwatch.GetTimestamp();
-            await proxy.AddAsync(i, 1);
-            samples[i] = Stopwatch.GetElapsedTime(started).TotalMicroseconds;
-        }
-
-        var rpc = Percentiles(samples);
-
-        // The same calls over unix:// to the test host, for the cost of the stack above the transport.
-        var socketPath = Path.Combine(Path.GetTempPath(), "rpct-" + Guid.NewGuid().ToString("N")[..12] + ".sock");
-        await using var host = await ServerProcess.StartAsync(["unix://" + socketPath], cancellationToken: TimeoutToken);
-        await using var socketClient = await RpcConnection.ConnectAsync(host.Endpoints[0], cancellationToken: TimeoutToken);
-        var socketProxy = socketClient.CreateProxy<ITestService>();
-        for (var i = -Warmup; i < Count; i++)
-        {
-            var started = Stopwatch.GetTimestamp();
-            await socketProxy.AddAsync(i, 1);
-            if (i >= 0)
-            {
-                samples[i] = Stopwatch.GetElapsedTime(started).TotalMicroseconds;
-            }
-        }
-
-        var socket = Percentiles(samples);
-        output.WriteLine($"Rpc over unix:// (test host) AddAsync p50 {socket.P50:0.0} µs p99 {socket.P99:0.0} µs");
-        output.WriteLine($"raw anonymous pipe p50 {raw.P50:0.0} µs p99 {raw.P99:0.0} µs; RpcChildProcess AddAsync p50 {rpc.P50:0.0} µs p99 {rpc.P99:0.0} µs; ratio {rpc.P50 / raw.P50:0.00}");
-    }
-
-    private static async Task<(double P50, double P99)> RawPipeRoundTripsAsync(int warmup, int count)
-    {
-        using var toChild = new AnonymousPipeServerStream(PipeDirection.Out, HandleInheritability.Inheritable);
-        using var fromChild = new AnonymousPipeServerStream(PipeDirection.In, HandleInheritability.Inheritable);
-        var start = new ProcessStartInfo(Environment.ProcessPath ?? "dotnet") { UseShellExecute = false };
-        start.ArgumentList.Add(ChildHostLocator.Path);
-        start.ArgumentList.Add("--raw-echo");
-        start.Environment["RPC_RAW_PIPES"] = toChild.GetClientHandleAsString() + "," + fromChild.GetClientHandleAsString();
-        using var echo = Process.Start(start)!;
-        toChild.DisposeLocalCopyOfClientHandle();
-        fromChild.DisposeLocalCopyOfClientHandle();
-        try
-        {
-            return await Task.Run(() =>
-            {
-                var message = new byte[4];
-                var samples = new double[count];
-                for (var i = -warmup; i < count; i++)
-                {
-                    var started = Stopwatch.GetTimestamp();
-                    toChild.Write(message, 0, 4);
-                    var read = 0;
-                    while (read < 4)
-                    {
-                        read += fromChild.Read(message, read, 4 - read);
-                    }
-
-                    if (i >= 0)
-                    {
-                        samples[i] = Stopwatch.GetElapsedTime(started).TotalMicroseconds;
-                    }
-                }
-
-                return Percentiles(samples);
-            });
-        }
-        finally
-        {
-            toChild.Dispose();
-            if (!echo.WaitForExit(5000))
-            {
-                echo.Kill();
-            }
-        }
-    }
-
-    private static (double P50, double P99) Percentiles(double[] samples)
-    {
-        Array.Sort(samples);
-        return (samples[samples.Length / 2], samples[(int)(samples.Length * 0.99)]);
     }
 
     /// <summary>A process that exited but was not reaped yet (a zombie; containers often lack a reaping init) counts as gone.</summary>

@@ -4,21 +4,16 @@ using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Runtime.Versioning;
-using System.Threading;
 using System.Threading.Tasks;
-using Rpc.Transports.Internal.SharedMemory;
 using Xunit;
 using Xunit.Abstractions;
 
 namespace Rpc.Transports.Tests.SharedMemory;
 
-/// <summary>Leaks (fds, threads, /dev/shm files), idle CPU, and a ping-pong sanity check (printed, not asserted).</summary>
+/// <summary>Leaks (fds, threads, /dev/shm files) and idle CPU. Round-trip timings are in bench/ (transport only, shm://).</summary>
 [SupportedOSPlatform("linux")]
 public sealed class SharedMemoryResourceTests(ITestOutputHelper output) : TestBase(TimeSpan.FromMinutes(3))
 {
-    private const int Warmup = 2_000;
-    private const int RoundTrips = 20_000;
-
     [Fact]
     public async Task ConnectEchoDisconnectCycles_ReturnFdsThreadsAndFilesToBaseline()
     {
@@ -93,22 +88,6 @@ public sealed class SharedMemoryResourceTests(ITestOutputHelper output) : TestBa
         }
     }
 
-    [Fact]
-    public async Task PingPong_TransportVersusRingFloor()
-    {
-        ShmTestSupport.EnsureRegistered();
-        var name = ShmTestSupport.UniqueName("p");
-        using var peer = await PeerProcess.StartAsync("echo-server", name, TimeoutToken);
-        for (var run = 0; run < 3; run++)
-        {
-            var floor = RingFloorRoundTrip();
-            var inProcess = await TransportRoundTripAsync(inProcessEcho: true, name);
-            var twoProcesses = await TransportRoundTripAsync(inProcessEcho: false, name);
-            output.WriteLine(FormattableString.Invariant(
-                $"run {run}: ring floor (spin+futex, two threads) {floor.P50:F2} µs p50 / {floor.Mean:F2} mean | transport in-process {inProcess.P50:F2} µs p50 / {inProcess.Mean:F2} mean ({inProcess.P50 / floor.P50:F2}x) | transport two processes {twoProcesses.P50:F2} µs p50 / {twoProcesses.Mean:F2} mean ({twoProcesses.P50 / floor.P50:F2}x)"));
-        }
-    }
-
     private async Task CycleAsync(TransportListener listener, int cycles)
     {
         for (var i = 0; i < cycles; i++)
@@ -176,165 +155,5 @@ public sealed class SharedMemoryResourceTests(ITestOutputHelper output) : TestBa
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         var ticks = long.Parse(fields[14 - 3], CultureInfo.InvariantCulture) + long.Parse(fields[15 - 3], CultureInfo.InvariantCulture);
         return ticks / 100.0; // USER_HZ is 100 on Linux
-    }
-
-    /// <summary>The same rings and wait protocol with no pipes: the floor this transport can reach on this machine now.</summary>
-    private static (double P50, double Mean) RingFloorRoundTrip()
-    {
-        using var segment = SharedMemorySegment.Create(SharedMemoryName.Directory, SharedMemoryName.SegmentPrefix(ShmTestSupport.UniqueName("floor")), 1 << 16);
-        segment.Unlink();
-        var pingOut = segment.Ring(0);
-        var pingIn = segment.Ring(0);
-        var pongOut = segment.Ring(1);
-        var pongIn = segment.Ring(1);
-        var spinTicks = Stopwatch.Frequency * SharedMemoryConnection.SpinMicroseconds / 1_000_000;
-        var stop = false;
-        var echo = new Thread(() =>
-        {
-            var buffer = new byte[4];
-            while (!Volatile.Read(ref stop))
-            {
-                if (!Wait(pingIn, spinTicks, ref stop))
-                {
-                    break;
-                }
-
-                var n = pingIn.Read(buffer);
-                pongOut.Write(buffer.AsSpan(0, n));
-            }
-        }) { IsBackground = true };
-        echo.Start();
-
-        var message = new byte[4];
-        var samples = new double[RoundTrips];
-        for (var i = 0; i < Warmup + RoundTrips; i++)
-        {
-            var start = Stopwatch.GetTimestamp();
-            pingOut.Write(message);
-            var got = 0;
-            while (got < 4)
-            {
-                Wait(pongIn, spinTicks, ref stop);
-                got += pongIn.Read(message.AsSpan(got));
-            }
-
-            if (i >= Warmup)
-            {
-                samples[i - Warmup] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
-            }
-        }
-
-        Volatile.Write(ref stop, true);
-        pingIn.WakeAll();
-        echo.Join(TimeSpan.FromSeconds(5));
-        return Summarize(samples);
-    }
-
-    private static bool Wait(SpscRing ring, long spinTicks, ref bool stop)
-    {
-        if (ring.SpinForData(spinTicks))
-        {
-            return true;
-        }
-
-        while (!Volatile.Read(ref stop))
-        {
-            var signal = ring.PrepareDataWait();
-            if (ring.Available() != 0)
-            {
-                ring.EndDataWait();
-                return true;
-            }
-
-            ring.SleepForData(signal, 100);
-            if (ring.Available() != 0)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    private async Task<(double P50, double Mean)> TransportRoundTripAsync(bool inProcessEcho, string peerName)
-    {
-        TransportListener? listener = null;
-        TransportConnection? server = null;
-        TransportConnection client;
-        Task echo = Task.CompletedTask;
-        if (inProcessEcho)
-        {
-            listener = await Bounded(RpcTransports.ListenAsync("shm://" + ShmTestSupport.UniqueName("pp"), null, TimeoutToken));
-            (client, server) = await ConnectPairAsync(listener);
-            echo = EchoAsync(server.Transport, CancellationToken.None);
-        }
-        else
-        {
-            client = await Bounded(RpcTransports.ConnectAsync("shm://" + peerName, null, TimeoutToken));
-        }
-
-        try
-        {
-            // Runs on the client's receive thread after the first await, like the runtime's loops.
-            return await Task.Run(async () =>
-            {
-                var input = client.Transport.Input;
-                var pipeOutput = client.Transport.Output;
-                var samples = new double[RoundTrips];
-                var message = new byte[4];
-                for (var i = 0; i < Warmup + RoundTrips; i++)
-                {
-                    var start = Stopwatch.GetTimestamp();
-                    message.CopyTo(pipeOutput.GetSpan(4));
-                    pipeOutput.Advance(4);
-                    await pipeOutput.FlushAsync();
-                    while (true)
-                    {
-                        var result = await input.ReadAsync();
-                        if (result.Buffer.Length >= 4)
-                        {
-                            input.AdvanceTo(result.Buffer.GetPosition(4));
-                            break;
-                        }
-
-                        input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
-                    }
-
-                    if (i >= Warmup)
-                    {
-                        samples[i - Warmup] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
-                    }
-                }
-
-                return Summarize(samples);
-            }).WaitAsync(TimeoutToken);
-        }
-        finally
-        {
-            await client.Transport.Output.CompleteAsync();
-            await Bounded(echo);
-            await client.DisposeAsync();
-            if (server is not null)
-            {
-                await server.DisposeAsync();
-            }
-
-            if (listener is not null)
-            {
-                await listener.DisposeAsync();
-            }
-        }
-    }
-
-    private static (double P50, double Mean) Summarize(double[] samples)
-    {
-        var mean = 0.0;
-        foreach (var sample in samples)
-        {
-            mean += sample;
-        }
-
-        Array.Sort(samples);
-        return (samples[samples.Length / 2], mean / samples.Length);
     }
 }
