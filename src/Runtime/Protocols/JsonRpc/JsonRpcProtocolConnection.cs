@@ -52,6 +52,9 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
     // Under RpcCallOrdering.PerConnectionFifo, this connection's queued calls.
     private readonly DispatchLane? _dispatchLane;
 
+    // Null when RpcConnectionOptions.FrameTimeout is infinite.
+    private readonly FrameDeadline? _frameDeadline;
+
     private int _started;
     private int _closed;
     private Exception? _closeReason;
@@ -69,7 +72,8 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
             // numbers) plus RpcBuffer as base64. The setter copies the options and adds StreamJsonRpc's converters.
             JsonSerializerOptions = new JsonSerializerOptions { Converters = { new RpcBufferJsonConverter() } },
         };
-        var input = new FrameLimitPipeReader(pipe.Input, options.MaxFrameSize, OnViolation, TakeReadPause);
+        _frameDeadline = FrameDeadline.Create(options.FrameTimeout, OnFrameTimeout);
+        var input = new FrameLimitPipeReader(pipe.Input, options.MaxFrameSize, OnViolation, TakeReadPause, _frameDeadline);
         var handler = new HeaderDelimitedMessageHandler(pipe.Output, input, formatter);
         _rpc = new JsonRpcEngine(handler, formatter, this)
         {
@@ -460,6 +464,12 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
 
     private void OnViolation(RpcProtocolException violation) => Volatile.Write(ref _violation, violation);
 
+    private void OnFrameTimeout(RpcProtocolException timeout)
+    {
+        OnViolation(timeout);
+        Close(timeout);
+    }
+
     private void OnDisconnected(object? sender, JsonRpcDisconnectedEventArgs e)
     {
         var violation = Volatile.Read(ref _violation);
@@ -488,6 +498,7 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
         }
 
         Volatile.Write(ref _closeReason, reason);
+        _frameDeadline?.Dispose();
         CancelQuietly(_closing);
 
         // Pending calls fail with StreamJsonRpc's ConnectionLostException, which CallAsync translates using CloseReason.
