@@ -74,7 +74,7 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
         };
         _frameDeadline = FrameDeadline.Create(options.FrameTimeout, OnFrameTimeout);
         var input = new FrameLimitPipeReader(pipe.Input, options.MaxFrameSize, OnViolation, TakeReadPause, _frameDeadline);
-        var handler = new HeaderDelimitedMessageHandler(pipe.Output, input, formatter);
+        var handler = new DuplicateRequestRejectingHandler(pipe.Output, input, formatter, this);
         _rpc = new JsonRpcEngine(handler, formatter, this)
         {
             CancelLocallyInvokedMethodsWhenConnectionIsClosed = true,
@@ -301,6 +301,19 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
             return _incoming.ContainsKey(id);
         }
     }
+
+    /// <summary>Forgets a request's id as its response is about to be sent: from then on the peer may reuse it.</summary>
+    /// <returns><see langword="false"/> when <paramref name="id"/> is not a request running here.</returns>
+    internal bool TryRetireIncomingCallId(RequestId id)
+    {
+        lock (IncomingGate)
+        {
+            return _incoming.Remove(id);
+        }
+    }
+
+    /// <summary>Counts a call retired by <see cref="TryRetireIncomingCallId"/> as finished, its response sent.</summary>
+    internal void IncomingResponseSent() => IncomingCallAnswered();
 
     internal void IncomingCallEnded(RequestId id, bool isRequest)
     {
