@@ -17,8 +17,8 @@ namespace Rpc.Protocols.JsonRpc;
 /// case-sensitive <c>Content-Length</c> header) and is stricter where StreamJsonRpc is lenient (a duplicate
 /// <c>Content-Length</c> is rejected rather than "last one wins"), so the two can never disagree on where a message
 /// ends. Body bytes are skipped by counting, never copied or inspected; the only allocation is one small line buffer
-/// per connection. The same scan tells when a read leaves a message incomplete, which starts the connection's
-/// <see cref="FrameDeadline"/>.
+/// per connection. The same scan tells when StreamJsonRpc asks for more bytes of an incomplete message, which starts the
+/// connection's <see cref="FrameDeadline"/>.
 /// </remarks>
 internal sealed class FrameLimitPipeReader : PipeReader
 {
@@ -72,6 +72,7 @@ internal sealed class FrameLimitPipeReader : PipeReader
             return ReadAfterPauseAsync(pause, cancellationToken);
         }
 
+        TimeIncompleteMessage();
         var read = _inner.ReadAsync(cancellationToken);
         return read.IsCompletedSuccessfully ? new ValueTask<ReadResult>(Inspect(read.Result)) : InspectAsync(read);
     }
@@ -79,6 +80,7 @@ internal sealed class FrameLimitPipeReader : PipeReader
     public override bool TryRead(out ReadResult result)
     {
         ThrowIfViolated();
+        TimeIncompleteMessage();
         if (_inner.TryRead(out result))
         {
             result = Inspect(result);
@@ -137,28 +139,24 @@ internal sealed class FrameLimitPipeReader : PipeReader
             }
 
             _scanned = buffer.Length;
-            TimeIncompleteMessage(startedNewMessage: _messagesCompleted != completedBefore);
+            if (_messagesCompleted != completedBefore)
+            {
+                // StreamJsonRpc gets a whole message and may run its method inline before reading again: the deadline of
+                // whatever follows starts when it does.
+                _frameDeadline?.Stop();
+            }
         }
 
         return result;
     }
 
     /// <summary>
-    /// Starts the deadline when a read first leaves a message incomplete (or completed messages and left the start of
-    /// the next), stops it when none is left: messages that arrive whole never touch the timer.
+    /// Starts the deadline when StreamJsonRpc asks for more bytes while the bytes received so far end inside a message:
+    /// messages that arrive whole never touch the timer.
     /// </summary>
-    private void TimeIncompleteMessage(bool startedNewMessage)
+    private void TimeIncompleteMessage()
     {
-        if (_frameDeadline is not { } deadline)
-        {
-            return;
-        }
-
-        if (_bodyRemaining == 0 && _headerBlockLength == 0)
-        {
-            deadline.Stop();
-        }
-        else if (startedNewMessage || !deadline.IsArmed)
+        if ((_bodyRemaining != 0 || _headerBlockLength != 0) && _frameDeadline is { IsArmed: false } deadline)
         {
             deadline.Start();
         }
