@@ -6,8 +6,8 @@ namespace Rpc.Protocols;
 
 /// <summary>
 /// The deadline of the frame a connection is in the middle of receiving (<see cref="RpcConnectionOptions.FrameTimeout"/>):
-/// one timer per connection, created the first time a read leaves a frame incomplete and only re-armed while frames
-/// span reads, so frames that arrive whole cost one field check.
+/// one timer per connection, created the first time a frame spans reads and touched only while frames do, so frames that
+/// arrive whole cost a field check.
 /// </summary>
 internal sealed class FrameDeadline : IDisposable
 {
