@@ -50,7 +50,8 @@ public sealed class RpcConnectionOptions
     /// the frame; JSON-RPC: the header block and the body). A peer that stops mid-frame is disconnected with an
     /// <see cref="RpcProtocolException"/>, which this side's pending calls see as the reason of their
     /// <see cref="ConnectionLostException"/>. An idle connection between frames is not affected, nor is time spent while
-    /// this side has stopped reading on purpose (back-pressure). Default: <see cref="DefaultFrameTimeout"/>;
+    /// this side has stopped reading on purpose (back-pressure). The check runs every eighth of the timeout, so a stalled
+    /// peer is cut within 1⅛ of it. Default: <see cref="DefaultFrameTimeout"/>;
     /// <see cref="Timeout.InfiniteTimeSpan"/> disables it.
     /// </summary>
     public TimeSpan FrameTimeout { get; set; } = DefaultFrameTimeout;

@@ -5,27 +5,37 @@ using System.Threading;
 namespace Rpc.Protocols;
 
 /// <summary>
-/// The deadline of the frame a connection is in the middle of receiving (<see cref="RpcConnectionOptions.FrameTimeout"/>):
-/// one timer per connection, created the first time a frame spans reads and touched only while frames do, so frames that
-/// arrive whole cost a field check.
+/// The deadline of the frame a connection is in the middle of receiving (<see cref="RpcConnectionOptions.FrameTimeout"/>).
+/// Starting and stopping it only note the time in a field; one timer per connection, created the first time a frame
+/// spans reads, checks that note every eighth of the timeout and stops itself once no frame is in progress. So frames
+/// that arrive whole cost a field check, and frames that span reads never reprogram a timer (which can wake the runtime's
+/// timer thread) except to restart a stopped one.
 /// </summary>
 internal sealed class FrameDeadline : IDisposable
 {
-    private readonly TimeSpan _timeout;
+    // The deadline is checked this many times per timeout: a stalled peer is cut within 1⅛ of it.
+    private const int ChecksPerTimeout = 8;
+
+    private readonly long _timeoutMilliseconds;
+    private readonly TimeSpan _checkPeriod;
     private readonly Action<RpcProtocolException> _onExpired;
     private readonly object _gate = new();
     private Timer? _timer;
-    private volatile bool _armed;
+    private bool _checking;
     private bool _disposed;
+
+    // Environment.TickCount64 when the frame in progress started, or 0 when none is.
+    private long _frameStartedAt;
 
     private FrameDeadline(TimeSpan timeout, Action<RpcProtocolException> onExpired)
     {
-        _timeout = timeout;
+        _timeoutMilliseconds = Math.Max(1, (long)timeout.TotalMilliseconds);
+        _checkPeriod = TimeSpan.FromMilliseconds(Math.Max(1, _timeoutMilliseconds / ChecksPerTimeout));
         _onExpired = onExpired;
     }
 
     /// <summary>Gets whether a frame is being timed.</summary>
-    public bool IsArmed => _armed;
+    public bool IsArmed => Volatile.Read(ref _frameStartedAt) != 0;
 
     /// <returns>The deadline, or <see langword="null"/> when <paramref name="timeout"/> is infinite (nothing to time).</returns>
     public static FrameDeadline? Create(TimeSpan timeout, Action<RpcProtocolException> onExpired) =>
@@ -36,32 +46,22 @@ internal sealed class FrameDeadline : IDisposable
     {
         lock (_gate)
         {
-            if (_disposed)
+            Volatile.Write(ref _frameStartedAt, Environment.TickCount64);
+            if (!_checking && !_disposed)
             {
-                return;
+                _checking = true;
+                _timer ??= new Timer(static state => ((FrameDeadline)state!).Check(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                _timer.Change(_checkPeriod, _checkPeriod);
             }
-
-            _armed = true;
-            _timer ??= new Timer(static state => ((FrameDeadline)state!).Expire(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-            _timer.Change(_timeout, Timeout.InfiniteTimeSpan);
         }
     }
 
     /// <summary>Stops timing: the frame completed, or reading paused on purpose (the peer is not to blame for that wait).</summary>
     public void Stop()
     {
-        if (!_armed)
+        if (Volatile.Read(ref _frameStartedAt) != 0)
         {
-            return;
-        }
-
-        lock (_gate)
-        {
-            _armed = false;
-            if (!_disposed)
-            {
-                _timer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-            }
+            Volatile.Write(ref _frameStartedAt, 0);
         }
     }
 
@@ -70,21 +70,39 @@ internal sealed class FrameDeadline : IDisposable
         lock (_gate)
         {
             _disposed = true;
-            _armed = false;
+            _checking = false;
+            Volatile.Write(ref _frameStartedAt, 0);
             _timer?.Dispose();
         }
     }
 
-    private void Expire()
+    private void Check()
     {
-        // A frame that completed while the timer was firing has disarmed it: nothing to report.
-        if (_armed)
+        lock (_gate)
         {
-            _onExpired(new RpcProtocolException(
-                $"The peer started a frame and did not complete it within {Describe(_timeout)} (RpcConnectionOptions.FrameTimeout); disconnecting."));
+            var startedAt = Volatile.Read(ref _frameStartedAt);
+            if (startedAt == 0)
+            {
+                // No frame in progress: idle until the next one starts.
+                if (_checking && !_disposed)
+                {
+                    _checking = false;
+                    _timer!.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                }
+
+                return;
+            }
+
+            if (Environment.TickCount64 - startedAt < _timeoutMilliseconds)
+            {
+                return;
+            }
         }
+
+        _onExpired(new RpcProtocolException(
+            $"The peer started a frame and did not complete it within {Describe(_timeoutMilliseconds)} (RpcConnectionOptions.FrameTimeout); disconnecting."));
     }
 
-    private static string Describe(TimeSpan timeout) =>
-        timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) + " s";
+    private static string Describe(long milliseconds) =>
+        (milliseconds / 1000.0).ToString("0.###", CultureInfo.InvariantCulture) + " s";
 }
