@@ -20,6 +20,7 @@ public sealed class SampleCommandLineTests : TestBase
     [InlineData("Calculator.Server", "--endpoint unix://{live}", 1, "Another server is listening")]
     [InlineData("Calculator.Client", "--endpoint unix://{absent}", 1, "is the server running?")]
     [InlineData("Calculator.Client", "--endpoint tcp://127.0.0.1", 2, "is not a TCP endpoint")]
+    [InlineData("Calculator.Client", "--server {absent}", 1, "There is no sample server at")]
     [InlineData("Ticker", "subscribe nonsense://x ACME", 2, "No transport handles 'nonsense://'")]
     [InlineData("Ticker", "subscribe unix://{absent} ACME", 1, "is the server running?")]
     [InlineData("WorkQueue", "worker unix://", 2, "is not a Unix socket endpoint")]
