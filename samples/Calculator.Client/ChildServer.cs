@@ -34,6 +34,12 @@ internal sealed class ChildServer : IAsyncDisposable
     public static async Task<ChildServer> StartAsync(string? serverPath, IReadOnlyList<string> endpoints)
     {
         var (fileName, arguments) = Command(serverPath);
+        var server = arguments.Count > 0 ? arguments[0] : fileName;
+        if (!File.Exists(server))
+        {
+            throw new FileNotFoundException($"There is no sample server at '{server}'.", server);
+        }
+
         var start = new ProcessStartInfo(fileName);
         foreach (var argument in arguments)
         {
@@ -55,7 +61,7 @@ internal sealed class ChildServer : IAsyncDisposable
         while (bound.Count < endpoints.Count)
         {
             var line = await process.StandardOutput.ReadLineAsync(timeout.Token)
-                ?? throw new InvalidOperationException("The server exited before it was listening.");
+                ?? throw new IOException($"The server at '{server}' exited before it was listening.");
             Console.WriteLine($"   server: {line}");
             if (line.StartsWith("listening on ", StringComparison.Ordinal))
             {

@@ -6,69 +6,75 @@ using System.Threading;
 using System.Threading.Tasks;
 using Calculator;
 using Rpc;
+using Rpc.Samples;
 
 // The demo. Usage: Calculator.Client [--server <path to Calculator.Server(.dll)>] [--endpoint <endpoint> --format binary|json]
 // Without --endpoint it starts the server as a child process listening on a Unix socket, TCP, a named pipe and shared
 // memory, and shows the same calls over each (a streamed result, a cancelled call and a remote exception over the first),
 // then starts a second server as an RpcChildProcess connected over anonymous pipes. It exits non-zero if anything is
-// not as expected.
-string? serverPath = null;
-string? endpoint = null;
-var protocol = RpcProtocol.Binary;
-for (var i = 0; i < args.Length; i++)
+// not as expected: 1 (with one line on stderr when the server cannot be reached), 2 for a bad command line.
+return await CommandLine.RunAsync("Calculator.Client", () => RunAsync(args));
+
+static async Task<int> RunAsync(string[] args)
 {
-    switch (args[i])
+    string? serverPath = null;
+    string? endpoint = null;
+    var protocol = RpcProtocol.Binary;
+    for (var i = 0; i < args.Length; i++)
     {
-        case "--server" when i + 1 < args.Length:
-            serverPath = args[++i];
-            break;
-        case "--endpoint" when i + 1 < args.Length:
-            endpoint = args[++i];
-            break;
-        case "--format" when i + 1 < args.Length:
-            protocol = args[++i] == "json" ? RpcProtocol.JsonRpc : RpcProtocol.Binary;
-            break;
-        default:
-            Console.Error.WriteLine("usage: Calculator.Client [--server <path>] [--endpoint <endpoint> [--format binary|json]]");
-            return 2;
+        switch (args[i])
+        {
+            case "--server" when i + 1 < args.Length:
+                serverPath = args[++i];
+                break;
+            case "--endpoint" when i + 1 < args.Length:
+                endpoint = args[++i];
+                break;
+            case "--format" when i + 1 < args.Length:
+                protocol = args[++i] == "json" ? RpcProtocol.JsonRpc : RpcProtocol.Binary;
+                break;
+            default:
+                Console.Error.WriteLine("usage: Calculator.Client [--server <path>] [--endpoint <endpoint> [--format binary|json]]");
+                return CommandLine.UsageError;
+        }
     }
+
+    var options = new RpcConnectionOptions { Protocol = protocol };
+    if (endpoint is not null)
+    {
+        await RunOverEndpointAsync(endpoint, options, showEverything: true);
+        return 0;
+    }
+
+    // One server process, four transports: the endpoint string is the only difference the client sees.
+    var name = $"rpc-calc-{Environment.ProcessId}";
+    await using var server = await ChildServer.StartAsync(
+        serverPath,
+        [$"unix://{Path.Combine(Path.GetTempPath(), name + ".sock")}", "tcp://127.0.0.1:0", $"pipe://{name}", $"shm://{name}"]);
+    Console.WriteLine($"started server process {server.ProcessId}");
+    for (var i = 0; i < server.Endpoints.Count; i++)
+    {
+        await RunOverEndpointAsync(server.Endpoints[i], options, showEverything: i == 0);
+    }
+
+    var exitCode = await server.StopAsync();
+    Console.WriteLine($"server exited with code {exitCode}");
+
+    // Python's Process + Pipe, typed: the child serves ICalculator over two inherited anonymous pipes.
+    var (fileName, arguments) = ChildServer.Command(serverPath);
+    var childOptions = new RpcChildProcessOptions { FileName = fileName, Connection = options };
+    foreach (var argument in arguments.Append("--serve-parent"))
+    {
+        childOptions.Arguments.Add(argument);
+    }
+
+    await using (var child = await RpcChildProcess.StartAsync<ICalculator>(childOptions))
+    {
+        await RunDemoAsync($"child process {child.ProcessId} over anonymous pipes", child.Proxy, showEverything: false);
+    }
+
+    return exitCode;
 }
-
-var options = new RpcConnectionOptions { Protocol = protocol };
-if (endpoint is not null)
-{
-    await RunOverEndpointAsync(endpoint, options, showEverything: true);
-    return 0;
-}
-
-// One server process, four transports: the endpoint string is the only difference the client sees.
-var name = $"rpc-calc-{Environment.ProcessId}";
-await using var server = await ChildServer.StartAsync(
-    serverPath,
-    [$"unix://{Path.Combine(Path.GetTempPath(), name + ".sock")}", "tcp://127.0.0.1:0", $"pipe://{name}", $"shm://{name}"]);
-Console.WriteLine($"started server process {server.ProcessId}");
-for (var i = 0; i < server.Endpoints.Count; i++)
-{
-    await RunOverEndpointAsync(server.Endpoints[i], options, showEverything: i == 0);
-}
-
-var exitCode = await server.StopAsync();
-Console.WriteLine($"server exited with code {exitCode}");
-
-// Python's Process + Pipe, typed: the child serves ICalculator over two inherited anonymous pipes.
-var (fileName, arguments) = ChildServer.Command(serverPath);
-var childOptions = new RpcChildProcessOptions { FileName = fileName, Connection = options };
-foreach (var argument in arguments.Append("--serve-parent"))
-{
-    childOptions.Arguments.Add(argument);
-}
-
-await using (var child = await RpcChildProcess.StartAsync<ICalculator>(childOptions))
-{
-    await RunDemoAsync($"child process {child.ProcessId} over anonymous pipes", child.Proxy, showEverything: false);
-}
-
-return exitCode;
 
 static async Task RunOverEndpointAsync(string endpoint, RpcConnectionOptions options, bool showEverything)
 {

@@ -4,82 +4,89 @@ using System.Threading;
 using System.Threading.Tasks;
 using Calculator;
 using Rpc;
+using Rpc.Samples;
 
 // Usage: Calculator.Server --endpoint unix:///tmp/calc.sock [--endpoint tcp://127.0.0.1:5000] [--format binary|json]
 //        Calculator.Server --serve-parent   (as a child started with RpcChildProcess)
 // Prints "listening on <endpoint>" for each endpoint, then serves until Ctrl+C, SIGTERM, or its stdin closes when
 // started with --stop-on-stdin-close (how the demo client runs it, so a crashed parent never leaves it behind).
-var endpoints = new List<string>();
-var protocol = RpcProtocol.Binary;
-var stopOnStdinClose = false;
-for (var i = 0; i < args.Length; i++)
+// A bad command line exits 2, an endpoint it cannot listen on 1, each with one line on stderr.
+return await CommandLine.RunAsync("Calculator.Server", () => RunAsync(args));
+
+static async Task<int> RunAsync(string[] args)
 {
-    switch (args[i])
+    var endpoints = new List<string>();
+    var protocol = RpcProtocol.Binary;
+    var stopOnStdinClose = false;
+    for (var i = 0; i < args.Length; i++)
     {
-        case "--endpoint" when i + 1 < args.Length:
-            endpoints.Add(args[++i]);
-            break;
-        case "--format" when i + 1 < args.Length:
-            protocol = args[++i] switch
-            {
-                "binary" => RpcProtocol.Binary,
-                "json" => RpcProtocol.JsonRpc,
-                var other => throw new ArgumentException($"Unknown format '{other}': use binary or json."),
-            };
-            break;
-        case "--stop-on-stdin-close":
-            stopOnStdinClose = true;
-            break;
-        case "--serve-parent":
-            // Started by RpcChildProcess: serve the parent over the inherited pipes until it goes away.
-            await RpcChildProcess.ServeParentAsync<ICalculator>(new CalculatorService());
-            return 0;
-        default:
-            Console.Error.WriteLine("usage: Calculator.Server --endpoint <unix:///path|tcp://host:port>... [--format binary|json] [--stop-on-stdin-close]");
-            return 2;
+        switch (args[i])
+        {
+            case "--endpoint" when i + 1 < args.Length:
+                endpoints.Add(args[++i]);
+                break;
+            case "--format" when i + 1 < args.Length:
+                protocol = args[++i] switch
+                {
+                    "binary" => RpcProtocol.Binary,
+                    "json" => RpcProtocol.JsonRpc,
+                    var other => throw new ArgumentException($"Unknown format '{other}': use binary or json."),
+                };
+                break;
+            case "--stop-on-stdin-close":
+                stopOnStdinClose = true;
+                break;
+            case "--serve-parent":
+                // Started by RpcChildProcess: serve the parent over the inherited pipes until it goes away.
+                await RpcChildProcess.ServeParentAsync<ICalculator>(new CalculatorService());
+                return 0;
+            default:
+                Console.Error.WriteLine("usage: Calculator.Server --endpoint <unix:///path|tcp://host:port>... [--format binary|json] [--stop-on-stdin-close]");
+                return CommandLine.UsageError;
+        }
     }
-}
 
-if (endpoints.Count == 0)
-{
-    endpoints.Add("unix:///tmp/calc.sock");
-}
-
-await using var server = new RpcServer(new RpcServerOptions { Connection = { Protocol = protocol } })
-    .AddService<ICalculator>(new CalculatorService());
-foreach (var endpoint in endpoints)
-{
-    Console.WriteLine($"listening on {await server.ListenAsync(endpoint)} ({protocol})");
-}
-
-using var stop = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) =>
-{
-    e.Cancel = true;
-    stop.Cancel();
-};
-using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
-{
-    context.Cancel = true;
-    stop.Cancel();
-});
-if (stopOnStdinClose)
-{
-    _ = Task.Run(() =>
+    if (endpoints.Count == 0)
     {
-        Console.In.ReadToEnd();
+        endpoints.Add("unix:///tmp/calc.sock");
+    }
+
+    await using var server = new RpcServer(new RpcServerOptions { Connection = { Protocol = protocol } })
+        .AddService<ICalculator>(new CalculatorService());
+    foreach (var endpoint in endpoints)
+    {
+        Console.WriteLine($"listening on {await server.ListenAsync(endpoint)} ({protocol})");
+    }
+
+    using var stop = new CancellationTokenSource();
+    Console.CancelKeyPress += (_, e) =>
+    {
+        e.Cancel = true;
+        stop.Cancel();
+    };
+    using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, context =>
+    {
+        context.Cancel = true;
         stop.Cancel();
     });
-}
+    if (stopOnStdinClose)
+    {
+        _ = Task.Run(() =>
+        {
+            Console.In.ReadToEnd();
+            stop.Cancel();
+        });
+    }
 
-try
-{
-    await Task.Delay(Timeout.Infinite, stop.Token);
-}
-catch (OperationCanceledException)
-{
-}
+    try
+    {
+        await Task.Delay(Timeout.Infinite, stop.Token);
+    }
+    catch (OperationCanceledException)
+    {
+    }
 
-await server.StopAsync();
-Console.WriteLine("stopped");
-return 0;
+    await server.StopAsync();
+    Console.WriteLine("stopped");
+    return 0;
+}

@@ -6,22 +6,24 @@ using System.IO;
 using System.Threading;
 using System.Threading.Tasks;
 using Rpc;
+using Rpc.Samples;
 using Ticker;
 
 // Usage:
 //   Ticker demo [--subscribers 3] [--prices 100000]   publisher + N subscriber processes, checks every delivery
 //   Ticker subscribe <endpoint> <topic>                  one subscriber: prints a RESULT line at the end of the topic
+// A failure it expects (a bad endpoint, no publisher there) is one line on stderr and exit code 2 or 1.
 return args switch
 {
-    ["demo", .. var rest] => await Demo.RunAsync(rest),
-    ["subscribe", var endpoint, var topic] => await Subscriber.RunAsync(endpoint, topic),
+    ["demo", .. var rest] => await CommandLine.RunAsync("Ticker", () => Demo.RunAsync(rest)),
+    ["subscribe", var endpoint, var topic] => await CommandLine.RunAsync("Ticker", () => Subscriber.RunAsync(endpoint, topic)),
     _ => Usage(),
 };
 
 static int Usage()
 {
     Console.Error.WriteLine("usage: Ticker demo [--subscribers N] [--prices N] | Ticker subscribe <endpoint> <topic>");
-    return 2;
+    return CommandLine.UsageError;
 }
 
 internal static class Demo

@@ -7,22 +7,24 @@ using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Rpc;
+using Rpc.Samples;
 using WorkQueueSample;
 
 // dotnet run -c Release --project samples/WorkQueue [-- demo]      the whole demo (hub, producer, 3 worker processes)
 // WorkQueue worker <hub worker endpoint>                            one worker process (the demo starts these)
+// A failure it expects (a bad endpoint, no hub there) is one line on stderr and exit code 2 or 1.
 if (args.Length >= 2 && args[0] == "worker")
 {
-    return await RunWorkerAsync(args[1]);
+    return await CommandLine.RunAsync("WorkQueue", () => RunWorkerAsync(args[1]));
 }
 
 if (args.Length > 0 && args[0] != "demo")
 {
     Console.Error.WriteLine("usage: WorkQueue [demo] | worker <endpoint>");
-    return 2;
+    return CommandLine.UsageError;
 }
 
-return await RunDemoAsync();
+return await CommandLine.RunAsync("WorkQueue", RunDemoAsync);
 
 // A worker connects to the hub's worker endpoint and serves IJobQueue there, until the hub goes away.
 static async Task<int> RunWorkerAsync(string endpoint)

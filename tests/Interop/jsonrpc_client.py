@@ -23,6 +23,7 @@ def receive():
     return json.loads(body)
 
 cases = {1: "positional", 2: "named", 3: "not_found", 4: "invalid_params", 5: "exception", 6: "cancelled", 7: "notified"}
+duplicate = "duplicate"  # id 6 again while call 6 runs: rejected with -32600, and call 6 is still cancellable by its id
 send({"jsonrpc": "2.0", "id": 1, "method": "Add", "params": [40, 2]})
 send({"jsonrpc": "2.0", "id": 2, "method": "Add", "params": {"a": 5, "b": 2}})
 send({"jsonrpc": "2.0", "id": 3, "method": "NoSuchMethod", "params": []})
@@ -31,9 +32,11 @@ send({"jsonrpc": "2.0", "id": 5, "method": "Throw", "params": ["boom"]})
 send({"jsonrpc": "2.0", "id": 6, "method": "WaitForCancellation", "params": []})
 send({"jsonrpc": "2.0", "method": "Notify", "params": ["hello from python"]})
 send({"jsonrpc": "2.0", "id": 7, "method": "GetNotifications"})
+send({"jsonrpc": "2.0", "id": 6, "method": "Add", "params": [1, 2]})
 send({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 6}})
 results = {}
-while len(results) < len(cases):
+while len(results) < len(cases) + 1:
     reply = receive()
-    results[cases[reply["id"]]] = reply
+    invalid_request = reply.get("error", {}).get("code") == -32600
+    results[duplicate if invalid_request else cases[reply["id"]]] = reply
 print(json.dumps(results))

@@ -6,6 +6,7 @@ using Rpc.Tests;
 using Rpc.Tests.Groups;
 
 // Usage: Rpc.TestHost --endpoint <endpoint> [--endpoint <endpoint>…] [--protocol binary|json] [--stack-traces] [--tls-pfx <file>]
+//                     [--frame-timeout <milliseconds>]
 //   Prints "READY <bound endpoint>" per endpoint, then serves until stdin closes or the process is killed.
 // Or:    Rpc.TestHost --subscribe <endpoint> --topic <topic> [--protocol binary|json] [--tls-ca <file>]
 //   A subscriber: connects to a publisher serving IFeed, serves IGroupMember there (its id is this process's id), subscribes
@@ -24,6 +25,9 @@ for (var i = 0; i < args.Length; i++)
             break;
         case "--protocol":
             options.Connection.Protocol = args[++i] == "json" ? RpcProtocol.JsonRpc : RpcProtocol.Binary;
+            break;
+        case "--frame-timeout":
+            options.Connection.FrameTimeout = TimeSpan.FromMilliseconds(int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture));
             break;
         case "--stack-traces":
             options.Connection.IncludeExceptionStackTraces = true;

@@ -1,4 +1,5 @@
 using System;
+using System.Threading;
 using Rpc.Transports;
 
 namespace Rpc;
@@ -25,6 +26,12 @@ public sealed class RpcConnectionOptions
     /// <summary>The default limit on one frame: 64 MiB.</summary>
     public const int DefaultMaxFrameSize = 64 * 1024 * 1024;
 
+    /// <summary>The default <see cref="FrameTimeout"/>: 30 seconds.</summary>
+    public static readonly TimeSpan DefaultFrameTimeout = TimeSpan.FromSeconds(30);
+
+    // The longest period a System.Threading.Timer accepts.
+    private static readonly TimeSpan MaxFrameTimeout = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
     /// <summary>Gets the defaults.</summary>
     public static RpcConnectionOptions Default { get; } = new();
 
@@ -37,6 +44,17 @@ public sealed class RpcConnectionOptions
     /// it fails with <see cref="RpcException"/> and nothing is sent. Default: <see cref="DefaultMaxFrameSize"/>.
     /// </summary>
     public int MaxFrameSize { get; set; } = DefaultMaxFrameSize;
+
+    /// <summary>
+    /// Gets or sets how long a frame may take to arrive once its first byte has (binary: the length prefix and the rest of
+    /// the frame; JSON-RPC: the header block and the body). A peer that stops mid-frame is disconnected with an
+    /// <see cref="RpcProtocolException"/>, which this side's pending calls see as the reason of their
+    /// <see cref="ConnectionLostException"/>. An idle connection between frames is not affected, nor is time spent while
+    /// this side has stopped reading on purpose (back-pressure). The check runs every eighth of the timeout, so a stalled
+    /// peer is cut within 1⅛ of it. Default: <see cref="DefaultFrameTimeout"/>;
+    /// <see cref="Timeout.InfiniteTimeSpan"/> disables it.
+    /// </summary>
+    public TimeSpan FrameTimeout { get; set; } = DefaultFrameTimeout;
 
     /// <summary>
     /// Gets or sets whether errors sent to the peer carry the server's stack trace. Default: <see langword="false"/>,
@@ -73,6 +91,12 @@ public sealed class RpcConnectionOptions
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxFrameSize, 1024, nameof(MaxFrameSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(StreamWindow, 1, nameof(StreamWindow));
+        if (FrameTimeout != Timeout.InfiniteTimeSpan && (FrameTimeout <= TimeSpan.Zero || FrameTimeout > MaxFrameTimeout))
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(FrameTimeout), FrameTimeout, $"FrameTimeout must be positive and at most {MaxFrameTimeout.TotalDays:0} days, or Timeout.InfiniteTimeSpan.");
+        }
+
         ArgumentNullException.ThrowIfNull(Transport, nameof(Transport));
     }
 }

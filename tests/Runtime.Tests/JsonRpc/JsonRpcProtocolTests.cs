@@ -536,6 +536,48 @@ public sealed class JsonRpcProtocolTests : TestBase
         Assert.True((await ReceiveAsync(peer)).GetProperty("result").GetBoolean());
     }
 
+    [Fact]
+    public async Task A_request_reusing_the_id_of_a_running_call_is_rejected_and_the_running_call_answered_once()
+    {
+        var (serverPipe, peer) = FullDuplexStream.CreatePipePair();
+        await using var server = RpcConnection.Create(serverPipe, Json());
+        server.AddService<ITestService>(new TestService(server.CreateProxy<ICallback>()));
+        server.Start();
+
+        // Call 1 runs until this peer answers the callback it makes.
+        await SendAsync(peer, """{"jsonrpc":"2.0","id":1,"method":"CallBack","params":[10]}""");
+        var callback = await ReceiveAsync(peer);
+        Assert.Equal("OnValue", callback.GetProperty("method").GetString());
+
+        // One duplicate of a method without a token, one of a method with one (StreamJsonRpc tracks those by id).
+        await SendAsync(peer, """{"jsonrpc":"2.0","id":1,"method":"Notify","params":["duplicate"]}""");
+        await SendAsync(peer, """{"jsonrpc":"2.0","id":1,"method":"Add","params":[1,2]}""");
+        for (var i = 0; i < 2; i++)
+        {
+            var rejected = await ReceiveAsync(peer);
+            Assert.Equal(1, rejected.GetProperty("id").GetInt32());
+            Assert.Equal(-32600, rejected.GetProperty("error").GetProperty("code").GetInt32());
+            Assert.Contains("already in use", rejected.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+        }
+
+        await SendAsync(peer, $$"""{"jsonrpc":"2.0","id":{{callback.GetProperty("id").GetRawText()}},"result":30}""");
+        var answered = await ReceiveAsync(peer);
+        Assert.Equal(1, answered.GetProperty("id").GetInt32());
+        Assert.Equal(30, answered.GetProperty("result").GetInt32());
+
+        // Answered, the id is free again; the duplicate Notify never ran.
+        await SendAsync(peer, """{"jsonrpc":"2.0","id":1,"method":"Add","params":[2,2]}""");
+        await SendAsync(peer, """{"jsonrpc":"2.0","id":2,"method":"GetNotifications"}""");
+        var reused = await ReceiveAsync(peer);
+        Assert.Equal(1, reused.GetProperty("id").GetInt32());
+        Assert.Equal(4, reused.GetProperty("result").GetInt32());
+        var notifications = await ReceiveAsync(peer);
+        Assert.Equal(2, notifications.GetProperty("id").GetInt32());
+        Assert.Equal(0, notifications.GetProperty("result").GetArrayLength());
+        await WaitUntilAsync(() => server.Protocol.IncomingCallsInFlight == 0);
+        Assert.False(server.Completion.IsCompleted);
+    }
+
     private static async Task SendAsync(IDuplexPipe peer, string json)
     {
         var body = Encoding.UTF8.GetBytes(json);

@@ -14,7 +14,7 @@ namespace Rpc.Tests.JsonRpc;
 public sealed class PythonInteropTests : TestBase
 {
     [Fact]
-    public async Task A_python_peer_calls_positional_named_unknown_invalid_failing_cancelled_and_notification()
+    public async Task A_python_peer_calls_positional_named_unknown_invalid_failing_cancelled_duplicate_and_notification()
     {
         var script = FindScript();
         var endpoint = $"unix://{Path.Combine(Path.GetTempPath(), $"rpc-py-{Guid.NewGuid():N}.sock")}";
@@ -33,6 +33,8 @@ public sealed class PythonInteropTests : TestBase
         Assert.Equal("boom", error.GetProperty("message").GetString());
         Assert.Equal("System.InvalidOperationException", error.GetProperty("data").GetProperty("type").GetString());
         Assert.Equal(-32800, results.GetProperty("cancelled").GetProperty("error").GetProperty("code").GetInt32());
+        Assert.Equal(6, results.GetProperty("duplicate").GetProperty("id").GetInt32());
+        Assert.Equal(-32600, results.GetProperty("duplicate").GetProperty("error").GetProperty("code").GetInt32());
         Assert.Equal("hello from python", results.GetProperty("notified").GetProperty("result")[0].GetString());
         Assert.Equal("2.0", results.GetProperty("positional").GetProperty("jsonrpc").GetString());
     }

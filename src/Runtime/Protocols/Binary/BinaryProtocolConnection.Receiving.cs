@@ -23,6 +23,8 @@ internal sealed partial class BinaryProtocolConnection
             {
                 var result = await input.ReadAsync().ConfigureAwait(false);
                 var buffer = result.Buffer;
+                var received = buffer.Length;
+                long left;
                 var stoppedEarly = false;
                 try
                 {
@@ -30,6 +32,8 @@ internal sealed partial class BinaryProtocolConnection
                 }
                 finally
                 {
+                    left = buffer.Length;
+
                     // After an early stop, complete frames may be left: mark nothing examined, so the next read returns
                     // them at once instead of waiting for more bytes.
                     if (stoppedEarly)
@@ -42,8 +46,12 @@ internal sealed partial class BinaryProtocolConnection
                     }
                 }
 
+                TimeIncompleteFrame(remainsIncomplete: !stoppedEarly && left != 0, startedNewFrame: left != received);
+
                 if (TakeReadPause() is { } pause)
                 {
+                    _frameDeadline?.Stop();
+
                     // A full dispatcher queue, or a service that made one of this peer's calls wait for room: read nothing
                     // until it ends, so the transport's buffers fill and the peer's sends slow down.
                     await pause.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
@@ -66,6 +74,8 @@ internal sealed partial class BinaryProtocolConnection
 
                 if (IsBacklogged)
                 {
+                    _frameDeadline?.Stop();
+
                     // The peer is not reading our replies: stop reading its calls until it does, so back-pressure
                     // reaches it through the transport instead of replies piling up here.
                     await WhenBacklogDrainedAsync().ConfigureAwait(false);
@@ -84,6 +94,28 @@ internal sealed partial class BinaryProtocolConnection
 
         Close(error);
         await _transport.Input.CompleteAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Keeps <see cref="RpcConnectionOptions.FrameTimeout"/>'s deadline on the frame left incomplete by a read: started
+    /// when one is first left (or when a read completed frames and left the start of the next), stopped when none is,
+    /// and during any pause of reading this side chose. Frames that arrive whole never touch the timer.
+    /// </summary>
+    private void TimeIncompleteFrame(bool remainsIncomplete, bool startedNewFrame)
+    {
+        if (_frameDeadline is not { } deadline)
+        {
+            return;
+        }
+
+        if (!remainsIncomplete)
+        {
+            deadline.Stop();
+        }
+        else if (startedNewFrame || !deadline.IsArmed)
+        {
+            deadline.Start();
+        }
     }
 
     /// <summary>Processes every complete frame in <paramref name="buffer"/>.</summary>

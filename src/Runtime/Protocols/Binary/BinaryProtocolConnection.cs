@@ -52,6 +52,8 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
     private bool _dispatchSlotReserved;
     private readonly DispatchLane? _dispatchLane;
 
+    // Null when RpcConnectionOptions.FrameTimeout is infinite.
+    private readonly FrameDeadline? _frameDeadline;
     private Task? _receiveLoop;
     private int _closed;
     private Exception? _closeReason;
@@ -63,6 +65,7 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
         _abortTransport = abortTransport;
         _callTaskOptions = options.RunContinuationsAsynchronously ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None;
         _dispatchLane = options.Dispatcher?.Options.Ordering == RpcCallOrdering.PerConnectionFifo ? new DispatchLane() : null;
+        _frameDeadline = FrameDeadline.Create(options.FrameTimeout, Close);
     }
 
     public override Task Completion => _completion.Task;
@@ -158,6 +161,7 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
         }
 
         Volatile.Write(ref _closeReason, reason);
+        _frameDeadline?.Dispose();
         List<PendingEntry> pending;
         lock (PendingGate)
         {

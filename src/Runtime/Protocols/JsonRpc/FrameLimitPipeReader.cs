@@ -17,7 +17,8 @@ namespace Rpc.Protocols.JsonRpc;
 /// case-sensitive <c>Content-Length</c> header) and is stricter where StreamJsonRpc is lenient (a duplicate
 /// <c>Content-Length</c> is rejected rather than "last one wins"), so the two can never disagree on where a message
 /// ends. Body bytes are skipped by counting, never copied or inspected; the only allocation is one small line buffer
-/// per connection.
+/// per connection. The same scan tells when StreamJsonRpc asks for more bytes of an incomplete message, which starts the
+/// connection's <see cref="FrameDeadline"/>.
 /// </remarks>
 internal sealed class FrameLimitPipeReader : PipeReader
 {
@@ -30,6 +31,7 @@ internal sealed class FrameLimitPipeReader : PipeReader
     private readonly int _maxFrameSize;
     private readonly Action<RpcProtocolException> _onViolation;
     private readonly Func<Task?> _takeReadPause;
+    private readonly FrameDeadline? _frameDeadline;
 
     // The buffer last handed to the consumer, and how much of it has been scanned.
     private ReadOnlySequence<byte> _lastBuffer;
@@ -41,6 +43,7 @@ internal sealed class FrameLimitPipeReader : PipeReader
     private readonly byte[] _line = new byte[MaxHeaderBlockSize];
     private int _lineLength;
     private long _contentLength = -1;
+    private long _messagesCompleted;
 
     private RpcProtocolException? _violation;
 
@@ -51,12 +54,14 @@ internal sealed class FrameLimitPipeReader : PipeReader
     /// Gives a task to await before the next read, when a service asked to stop reading this peer for a while: StreamJsonRpc
     /// has no such hook, and it reads through here.
     /// </param>
-    public FrameLimitPipeReader(PipeReader inner, int maxFrameSize, Action<RpcProtocolException> onViolation, Func<Task?> takeReadPause)
+    /// <param name="frameDeadline">Timed while a message is incomplete, or <see langword="null"/> for no limit.</param>
+    public FrameLimitPipeReader(PipeReader inner, int maxFrameSize, Action<RpcProtocolException> onViolation, Func<Task?> takeReadPause, FrameDeadline? frameDeadline)
     {
         _inner = inner;
         _maxFrameSize = maxFrameSize;
         _onViolation = onViolation;
         _takeReadPause = takeReadPause;
+        _frameDeadline = frameDeadline;
     }
 
     public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
@@ -67,6 +72,7 @@ internal sealed class FrameLimitPipeReader : PipeReader
             return ReadAfterPauseAsync(pause, cancellationToken);
         }
 
+        TimeIncompleteMessage();
         var read = _inner.ReadAsync(cancellationToken);
         return read.IsCompletedSuccessfully ? new ValueTask<ReadResult>(Inspect(read.Result)) : InspectAsync(read);
     }
@@ -74,6 +80,7 @@ internal sealed class FrameLimitPipeReader : PipeReader
     public override bool TryRead(out ReadResult result)
     {
         ThrowIfViolated();
+        TimeIncompleteMessage();
         if (_inner.TryRead(out result))
         {
             result = Inspect(result);
@@ -101,6 +108,8 @@ internal sealed class FrameLimitPipeReader : PipeReader
 
     private async ValueTask<ReadResult> ReadAfterPauseAsync(Task pause, CancellationToken cancellationToken)
     {
+        // This side chose not to read: the peer is not to blame for the wait.
+        _frameDeadline?.Stop();
         await pause.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         cancellationToken.ThrowIfCancellationRequested();
         return await ReadAsync(cancellationToken).ConfigureAwait(false);
@@ -114,6 +123,7 @@ internal sealed class FrameLimitPipeReader : PipeReader
         _lastBuffer = buffer;
         if (buffer.Length > _scanned)
         {
+            var completedBefore = _messagesCompleted;
             try
             {
                 foreach (var segment in buffer.Slice(_scanned))
@@ -129,9 +139,27 @@ internal sealed class FrameLimitPipeReader : PipeReader
             }
 
             _scanned = buffer.Length;
+            if (_messagesCompleted != completedBefore)
+            {
+                // StreamJsonRpc gets a whole message and may run its method inline before reading again: the deadline of
+                // whatever follows starts when it does.
+                _frameDeadline?.Stop();
+            }
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Starts the deadline when StreamJsonRpc asks for more bytes while the bytes received so far end inside a message:
+    /// messages that arrive whole never touch the timer.
+    /// </summary>
+    private void TimeIncompleteMessage()
+    {
+        if ((_bodyRemaining != 0 || _headerBlockLength != 0) && _frameDeadline is { IsArmed: false } deadline)
+        {
+            deadline.Start();
+        }
     }
 
     private void Scan(ReadOnlySpan<byte> span)
@@ -143,6 +171,11 @@ internal sealed class FrameLimitPipeReader : PipeReader
                 var skip = (int)Math.Min(_bodyRemaining, span.Length);
                 _bodyRemaining -= skip;
                 span = span[skip..];
+                if (_bodyRemaining == 0)
+                {
+                    _messagesCompleted++;
+                }
+
                 continue;
             }
 

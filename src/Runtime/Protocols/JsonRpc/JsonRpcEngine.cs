@@ -114,9 +114,25 @@ internal sealed class JsonRpcEngine : StreamJsonRpc.JsonRpc
         return NotificationDispatchedAsync(dispatch);
     }
 
+    /// <summary>
+    /// Answers a request whose id names a call still running here (see <see cref="DuplicateRequestRejectingHandler"/>):
+    /// -32600 Invalid Request with the id echoed, sent past <see cref="SendAsync"/>, whose bookkeeping belongs to the
+    /// running call.
+    /// </summary>
+    internal ValueTask RejectDuplicateRequestAsync(RequestId id, string? method)
+    {
+        var error = _messages.CreateErrorMessage();
+        error.RequestId = id;
+        error.Error = new JsonRpcError.ErrorDetail
+        {
+            Code = JsonRpcErrorCode.InvalidRequest,
+            Message = $"The request id {id} is already in use by a call that is still running; the request ('{method}') was not run.",
+        };
+        return base.SendAsync(error, CancellationToken.None);
+    }
+
     protected override ValueTask SendAsync(JsonRpcMessage message, CancellationToken cancellationToken)
     {
-        var sending = base.SendAsync(message, cancellationToken);
         var id = message switch
         {
             JsonRpcResult result => result.RequestId,
@@ -124,18 +140,20 @@ internal sealed class JsonRpcEngine : StreamJsonRpc.JsonRpc
             _ => default,
         };
 
-        if (id.IsEmpty || !_owner.IsIncomingCall(id))
+        // The id is retired before the response leaves: a peer may reuse it as soon as it has the response.
+        if (id.IsEmpty || !_owner.TryRetireIncomingCallId(id))
         {
-            return sending;
+            return base.SendAsync(message, cancellationToken);
         }
 
+        var sending = base.SendAsync(message, cancellationToken);
         if (sending.IsCompleted)
         {
-            _owner.IncomingCallEnded(id, isRequest: true);
+            _owner.IncomingResponseSent();
             return sending;
         }
 
-        return ResponseSentAsync(sending, id);
+        return ResponseSentAsync(sending);
     }
 
     private async ValueTask<JsonRpcMessage> NotificationDispatchedAsync(ValueTask<JsonRpcMessage> dispatch)
@@ -150,7 +168,7 @@ internal sealed class JsonRpcEngine : StreamJsonRpc.JsonRpc
         }
     }
 
-    private async ValueTask ResponseSentAsync(ValueTask sending, RequestId id)
+    private async ValueTask ResponseSentAsync(ValueTask sending)
     {
         try
         {
@@ -158,7 +176,7 @@ internal sealed class JsonRpcEngine : StreamJsonRpc.JsonRpc
         }
         finally
         {
-            _owner.IncomingCallEnded(id, isRequest: true);
+            _owner.IncomingResponseSent();
         }
     }
 }

@@ -52,6 +52,9 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
     // Under RpcCallOrdering.PerConnectionFifo, this connection's queued calls.
     private readonly DispatchLane? _dispatchLane;
 
+    // Null when RpcConnectionOptions.FrameTimeout is infinite.
+    private readonly FrameDeadline? _frameDeadline;
+
     private int _started;
     private int _closed;
     private Exception? _closeReason;
@@ -69,8 +72,9 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
             // numbers) plus RpcBuffer as base64. The setter copies the options and adds StreamJsonRpc's converters.
             JsonSerializerOptions = new JsonSerializerOptions { Converters = { new RpcBufferJsonConverter() } },
         };
-        var input = new FrameLimitPipeReader(pipe.Input, options.MaxFrameSize, OnViolation, TakeReadPause);
-        var handler = new HeaderDelimitedMessageHandler(pipe.Output, input, formatter);
+        _frameDeadline = FrameDeadline.Create(options.FrameTimeout, OnFrameTimeout);
+        var input = new FrameLimitPipeReader(pipe.Input, options.MaxFrameSize, OnViolation, TakeReadPause, _frameDeadline);
+        var handler = new DuplicateRequestRejectingHandler(pipe.Output, input, formatter, this);
         _rpc = new JsonRpcEngine(handler, formatter, this)
         {
             CancelLocallyInvokedMethodsWhenConnectionIsClosed = true,
@@ -298,6 +302,19 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
         }
     }
 
+    /// <summary>Forgets a request's id as its response is about to be sent: from then on the peer may reuse it.</summary>
+    /// <returns><see langword="false"/> when <paramref name="id"/> is not a request running here.</returns>
+    internal bool TryRetireIncomingCallId(RequestId id)
+    {
+        lock (IncomingGate)
+        {
+            return _incoming.Remove(id);
+        }
+    }
+
+    /// <summary>Counts a call retired by <see cref="TryRetireIncomingCallId"/> as finished, its response sent.</summary>
+    internal void IncomingResponseSent() => IncomingCallAnswered();
+
     internal void IncomingCallEnded(RequestId id, bool isRequest)
     {
         lock (IncomingGate)
@@ -460,6 +477,12 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
 
     private void OnViolation(RpcProtocolException violation) => Volatile.Write(ref _violation, violation);
 
+    private void OnFrameTimeout(RpcProtocolException timeout)
+    {
+        OnViolation(timeout);
+        Close(timeout);
+    }
+
     private void OnDisconnected(object? sender, JsonRpcDisconnectedEventArgs e)
     {
         var violation = Volatile.Read(ref _violation);
@@ -488,6 +511,7 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
         }
 
         Volatile.Write(ref _closeReason, reason);
+        _frameDeadline?.Dispose();
         CancelQuietly(_closing);
 
         // Pending calls fail with StreamJsonRpc's ConnectionLostException, which CallAsync translates using CloseReason.
