@@ -27,6 +27,7 @@ internal abstract class ProtocolConnection : IRpcInvoker, IAsyncDisposable
     private TaskCompletionSource? _incomingDrained;
     private volatile bool _rejectNewCalls;
     private Task? _readPause;
+    private Task? _takenReadPause;
 
     // The connection whose incoming call runs on this thread: services that queue work reach their caller's connection
     // through it without a context parameter in every generated signature (set only around a stub's synchronous part).
@@ -97,8 +98,20 @@ internal abstract class ProtocolConnection : IRpcInvoker, IAsyncDisposable
     /// <summary>Gets whether a read pause waits to be taken by <see cref="TakeReadPause"/>.</summary>
     protected bool IsReadPauseRequested => Volatile.Read(ref _readPause) is not null;
 
+    /// <summary>Gets whether the receive loop has taken a read pause that has not ended: it reads nothing now (for tests).</summary>
+    internal bool IsReadingPaused => Volatile.Read(ref _takenReadPause) is { IsCompleted: false };
+
     /// <summary>Takes the pending read pause, if any: the receive loop awaits it before its next read.</summary>
-    internal Task? TakeReadPause() => Interlocked.Exchange(ref _readPause, null);
+    internal Task? TakeReadPause()
+    {
+        var pause = Interlocked.Exchange(ref _readPause, null);
+        if (pause is not null)
+        {
+            Volatile.Write(ref _takenReadPause, pause);
+        }
+
+        return pause;
+    }
 
     /// <summary>Marks this connection as the one whose incoming call runs on this thread, until the scope is disposed.</summary>
     internal DispatchScope EnterDispatch() => new(this);

@@ -69,12 +69,4 @@ public static class GroupAssert
             Assert.Equal(i, ticks[i]);
         }
     }
-
-    public static async Task EventuallyAsync(Func<bool> condition, CancellationToken cancellationToken)
-    {
-        while (!condition())
-        {
-            await Task.Delay(5, cancellationToken);
-        }
-    }
 }

@@ -99,7 +99,7 @@ public sealed class StalledSubscriberTests : TestBase
             Assert.Equal(Running, services.Count);
             foreach (var service in services)
             {
-                await GroupAssert.EventuallyAsync(() => service.GetNotificationsAsync().Result.Count == Messages, TimeoutToken);
+                await WaitUntilAsync(async () => (await service.GetNotificationsAsync()).Count == Messages);
                 Assert.Equal(Enumerable.Range(0, Messages), (await service.GetNotificationsAsync()).Select(ParseSequence));
             }
 
@@ -107,16 +107,10 @@ public sealed class StalledSubscriberTests : TestBase
             Assert.Equal(0, kill(host.ProcessId, Signal_Continue));
             stopped = false;
             const int Total = Messages + Burst;
-            await GroupAssert.EventuallyAsync(
-                () => group.TryGetStatistics(stalled, out stalledStats) && stalledStats.MessagesSent + stalledStats.MessagesDropped == Total,
-                TimeoutToken);
+            await WaitUntilAsync(() => group.TryGetStatistics(stalled, out stalledStats) && stalledStats.MessagesSent + stalledStats.MessagesDropped == Total);
             var proxy = stalled.CreateProxy<ITestService>();
             IReadOnlyList<string> received = [];
-            while (received.Count < stalledStats.MessagesSent)
-            {
-                await Task.Delay(10, TimeoutToken);
-                received = await proxy.GetNotificationsAsync().WaitAsync(TimeoutToken);
-            }
+            await WaitUntilAsync(async () => (received = await proxy.GetNotificationsAsync()).Count >= stalledStats.MessagesSent);
 
             var sequence = received.Select(ParseSequence).ToArray();
             GroupAssert.InOrder(sequence.Select(s => (long)s).ToArray());

@@ -260,14 +260,6 @@ public sealed class TlsRpcTests(ITestOutputHelper output) : TestBase
         await using var connection = await ConnectAsync(server, tls ?? TestCertificates.ClientOptions());
         Assert.Equal(5, await connection.CreateProxy<ITestService>().AddAsync(2, 3).WaitAsync(TimeoutToken));
     }
-
-    private async Task WaitUntilAsync(Func<bool> condition)
-    {
-        while (!condition())
-        {
-            await Task.Delay(10, TimeoutToken);
-        }
-    }
 }
 
 /// <summary>Counts descriptors and threads of the whole process, so it runs alone (see <see cref="ResourceCountingCollection"/>).</summary>
@@ -284,11 +276,11 @@ public sealed class TlsResourceTests : TestBase
         var options = new RpcConnectionOptions { Transport = { Tls = TestCertificates.ClientOptions() } };
 
         await CycleAsync(endpoint, options, 20);
-        await WaitForServerConnectionsAsync(server);
+        await WaitUntilAsync(() => server.Connections.Count == 0);
         var baseline = ResourceCounts.Take();
 
         await CycleAsync(endpoint, options, 200);
-        await WaitForServerConnectionsAsync(server);
+        await WaitUntilAsync(() => server.Connections.Count == 0);
 
         await ResourceCounts.WaitUntilBackToAsync(baseline, TimeoutToken);
     }
@@ -299,14 +291,6 @@ public sealed class TlsResourceTests : TestBase
         {
             await using var connection = await RpcConnection.ConnectAsync(endpoint, options, TimeoutToken);
             Assert.Equal(i + 1, await connection.CreateProxy<ITestService>().AddAsync(i, 1).WaitAsync(TimeoutToken));
-        }
-    }
-
-    private async Task WaitForServerConnectionsAsync(RpcServer server)
-    {
-        while (server.Connections.Count != 0)
-        {
-            await Task.Delay(10, TimeoutToken);
         }
     }
 }

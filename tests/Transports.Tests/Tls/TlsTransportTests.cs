@@ -245,15 +245,6 @@ public sealed class TlsTransportTests : TestBase
         Assert.True(after.Threads <= baseline.Threads + 4, $"threads: {baseline.Threads} before, {after.Threads} after 200 cycles");
     }
 
-    /// <summary>The listener reports a failed handshake just after it dropped the connection: wait for it, bounded.</summary>
-    private async Task WaitUntilAsync(Func<bool> condition)
-    {
-        while (!condition())
-        {
-            await Task.Delay(10, TimeoutToken);
-        }
-    }
-
     private async Task CycleAsync(TransportListener listener, int cycles)
     {
         for (var i = 0; i < cycles; i++)
