@@ -19,6 +19,7 @@ internal sealed class HostProcess : IAsyncDisposable
 
     private readonly Process _process;
     private readonly StringBuilder _errors = new();
+    private Task _drain = Task.CompletedTask;
 
     private HostProcess(Process process, string name)
     {
@@ -77,7 +78,7 @@ internal sealed class HostProcess : IAsyncDisposable
             }
 
             // Nothing more is read from its stdout, so drain it: a full pipe would block the host.
-            _ = host._process.StandardOutput.BaseStream.CopyToAsync(Stream.Null);
+            host._drain = host._process.StandardOutput.BaseStream.CopyToAsync(Stream.Null);
             return host;
         }
         catch
@@ -144,6 +145,19 @@ internal sealed class HostProcess : IAsyncDisposable
             // SIGKILL was sent; the kernel reaps it.
         }
 
+        // Process.Dispose leaves a stdout read line by line open for the finalizer: close our ends of its pipes here, so
+        // a soak that starts hundreds of hosts keeps a flat descriptor count.
+        try
+        {
+            await _drain.WaitAsync(StopTimeout);
+        }
+        catch (Exception e) when (e is IOException or TimeoutException)
+        {
+            // The pipe broke with the killed host, or something else still holds its end: closing ours is all that is left.
+        }
+
+        _process.StandardOutput.Dispose();
+        _process.StandardInput.Dispose();
         _process.Dispose();
     }
 }
