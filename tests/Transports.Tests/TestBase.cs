@@ -92,6 +92,31 @@ public abstract class TestBase : IDisposable
         }
     }
 
+    /// <summary>
+    /// Waits (at most 5 s) until this process's open descriptors and threads are down to the targets; returns the last
+    /// counts either way, for the caller's assertion to report.
+    /// </summary>
+    protected async Task<(int Fds, int Threads)> SettledAsync(int fdTarget, int threadTarget)
+    {
+        (int Fds, int Threads) counts = default;
+        try
+        {
+            await WaitUntilAsync(
+                () =>
+                {
+                    counts = (Directory.GetFileSystemEntries("/proc/self/fd").Length, Directory.GetFileSystemEntries("/proc/self/task").Length);
+                    return counts.Fds <= fdTarget && counts.Threads <= threadTarget;
+                },
+                TimeSpan.FromSeconds(5));
+        }
+        catch (TimeoutException)
+        {
+            // Not settled: the caller's assertion says by how much.
+        }
+
+        return counts;
+    }
+
     protected Task<T> Bounded<T>(Task<T> task) => task.WaitAsync(TimeoutToken);
 
     protected Task Bounded(Task task) => task.WaitAsync(TimeoutToken);

@@ -165,11 +165,7 @@ public sealed class FullQueuePolicyTests : TestBase
             {
                 for (var i = 0; i < Messages; i++)
                 {
-                    while (group.TryGetStatistics(fast.PublisherSide, out var stats) && stats.QueueDepth > Capacity / 2)
-                    {
-                        await Task.Delay(1, TimeoutToken);
-                    }
-
+                    await WaitUntilAsync(() => !group.TryGetStatistics(fast.PublisherSide, out var stats) || stats.QueueDepth <= Capacity / 2);
                     group.All.OnTick(i, Payload);
                 }
             },

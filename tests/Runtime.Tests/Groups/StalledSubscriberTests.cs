@@ -69,10 +69,7 @@ public sealed class StalledSubscriberTests : TestBase
                 // The application paces itself on the members that keep up, so only the stopped one overflows.
                 if (i % 32 == 0)
                 {
-                    while (clients.Any(c => group.TryGetStatistics(c, out var s) && s.QueueDepth > Capacity / 2))
-                    {
-                        await Task.Delay(1, TimeoutToken);
-                    }
+                    await WaitUntilAsync(() => !clients.Any(c => group.TryGetStatistics(c, out var s) && s.QueueDepth > Capacity / 2));
                 }
 
                 group.All.Notify(Sequence(i, payload));

@@ -131,22 +131,26 @@ public sealed class SharedMemoryResourceTests(ITestOutputHelper output) : TestBa
 
     private async Task<(int Fds, int Threads, int Files)> SettledAsync(int fdTarget, int threadTarget, int fileTarget)
     {
-        var stopwatch = Stopwatch.StartNew();
-        while (true)
+        (int Fds, int Threads, int Files) counts = default;
+        try
         {
-            // Process objects and streams of earlier tests' peers close their pipes only when finalized.
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
-            var fds = FdTargets().Length;
-            var threads = Directory.GetFileSystemEntries("/proc/self/task").Length;
-            var files = ShmTestSupport.DevShmRpcFileCount();
-            if ((fds <= fdTarget && threads <= threadTarget && files <= fileTarget) || stopwatch.Elapsed > TimeSpan.FromSeconds(5))
-            {
-                return (fds, threads, files);
-            }
-
-            await Task.Delay(50, TimeoutToken);
+            await WaitUntilAsync(
+                () =>
+                {
+                    // Process objects and streams of earlier tests' peers close their pipes only when finalized.
+                    GC.Collect();
+                    GC.WaitForPendingFinalizers();
+                    counts = (FdTargets().Length, Directory.GetFileSystemEntries("/proc/self/task").Length, ShmTestSupport.DevShmRpcFileCount());
+                    return counts.Fds <= fdTarget && counts.Threads <= threadTarget && counts.Files <= fileTarget;
+                },
+                TimeSpan.FromSeconds(5));
         }
+        catch (TimeoutException)
+        {
+            // Not settled: the caller's assertions say by how much.
+        }
+
+        return counts;
     }
 
     /// <summary>utime + stime (ticks) and name of every thread of this process.</summary>
