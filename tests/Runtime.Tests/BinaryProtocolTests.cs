@@ -416,16 +416,6 @@ public sealed class BinaryProtocolTests : TestBase
         Assert.Equal(RpcErrorCode.InvocationFailed, error.ErrorCode);
     }
 
-    private async Task WaitUntilAsync(Func<bool> condition) => await WaitUntilAsync(() => Task.FromResult(condition()));
-
-    private async Task WaitUntilAsync(Func<Task<bool>> condition)
-    {
-        while (!await condition())
-        {
-            await Task.Delay(10, TimeoutToken);
-        }
-    }
-
     private sealed class ThrowingCallback : ICallback
     {
         public Task<int> OnValueAsync(int value) => throw new InvalidOperationException("deep");

@@ -52,12 +52,4 @@ public sealed class ServerShutdownTests : TestBase
         Assert.Equal(RpcErrorCode.Cancelled, error.ErrorCode);
     }
 
-
-    private async Task WaitUntilAsync(Func<bool> condition)
-    {
-        while (!condition())
-        {
-            await Task.Delay(10, TimeoutToken);
-        }
-    }
 }

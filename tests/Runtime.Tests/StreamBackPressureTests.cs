@@ -10,6 +10,8 @@ namespace Rpc.Tests;
 public interface IStreamProbe
 {
     IAsyncEnumerable<int> ProduceAsync(int count, CancellationToken cancellationToken = default);
+
+    Task PingAsync();
 }
 
 /// <summary>A slow consumer slows the producer: the server never runs more than one window ahead.</summary>
@@ -28,13 +30,17 @@ public sealed class StreamBackPressureTests : TestBase
         client.Start();
 
         var consumed = 0;
-        await foreach (var item in client.CreateProxy<IStreamProbe>().ProduceAsync(1_000_000, TimeoutToken))
+        var proxy = client.CreateProxy<IStreamProbe>();
+        await foreach (var item in proxy.ProduceAsync(1_000_000, TimeoutToken))
         {
             Assert.Equal(consumed, item);
             if (++consumed == 5)
             {
-                // Stall: give the producer every chance to run ahead.
-                await Task.Delay(300, TimeoutToken);
+                // Stall here. A call made now reaches the server after every credit granted so far; once it is answered,
+                // no more credit is on its way, and once the server's stream waits for credit, the producer has run as
+                // far ahead as it ever will.
+                await proxy.PingAsync().WaitAsync(TimeoutToken);
+                await WaitUntilAsync(() => ((Rpc.Protocols.Binary.BinaryProtocolConnection)server.Protocol).StreamsWaitingForCredit == 1);
                 Assert.InRange(producer.Produced, 5, 5 + Window + 1);
             }
 
@@ -63,5 +69,7 @@ public sealed class StreamBackPressureTests : TestBase
                 await Task.Yield();
             }
         }
+
+        public Task PingAsync() => Task.CompletedTask;
     }
 }

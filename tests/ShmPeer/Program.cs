@@ -97,3 +97,24 @@ static async Task FloodAsync(PipeWriter output)
         await output.WriteAsync(chunk);
     }
 }
+
+static async Task EchoAsync(IDuplexPipe pipe)
+{
+    while (true)
+    {
+        var result = await pipe.Input.ReadAsync();
+        foreach (var segment in result.Buffer)
+        {
+            pipe.Output.Write(segment.Span);
+        }
+
+        pipe.Input.AdvanceTo(result.Buffer.End);
+        await pipe.Output.FlushAsync();
+        if (result.IsCompleted)
+        {
+            break;
+        }
+    }
+
+    await pipe.Output.CompleteAsync();
+}

@@ -1,9 +1,10 @@
 using System;
+using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
 
-// Shared by the group tests and tests/TestHost, whose subscriber mode serves RecordingMember from another process.
+// Shared by the group tests, tests/TestHost (whose subscriber mode serves RecordingMember from another process) and the soak.
 namespace Rpc.Tests.Groups;
 
 /// <summary>What group members serve in these tests.</summary>
@@ -85,5 +86,28 @@ public sealed class RecordingMember(int id = 0) : IGroupMember
         {
             await Task.Delay(5, cancellationToken);
         }
+    }
+}
+
+/// <summary>
+/// The publisher's side of <see cref="IFeed"/>, one per connection (a per-connection service factory), so it knows whom
+/// to subscribe: each topic is a group, made on its first subscription unless the test put one there first.
+/// </summary>
+public sealed class TopicFeed(RpcConnection connection, ConcurrentDictionary<string, RpcGroup<IGroupMember>> topics) : IFeed
+{
+    public Task SubscribeAsync(string topic)
+    {
+        topics.GetOrAdd(topic, static name => new RpcGroup<IGroupMember>(new RpcGroupOptions { Name = name })).Add(connection);
+        return Task.CompletedTask;
+    }
+
+    public Task UnsubscribeAsync(string topic)
+    {
+        if (topics.TryGetValue(topic, out var group))
+        {
+            group.Remove(connection);
+        }
+
+        return Task.CompletedTask;
     }
 }

@@ -210,9 +210,11 @@ public sealed class ConnectionTests : TestBase
         {
             // Nobody reads the server's input: the client's writes must stop once the pipe and kernel buffers are full.
             var payload = new byte[64 * 1024 * 1024];
-            var send = Task.Run(() => WriteInChunksAsync(client.Transport.Output, payload, complete: false));
-            await Task.Delay(500, TimeoutToken);
-            Assert.False(send.IsCompleted, "64 MiB went out although the reader buffers at most 256 KiB");
+            var send = StartWrite(client.Transport.Output, payload, complete: false);
+            // Once the server holds its limit it takes no more, and 64 MiB cannot fit in what is left (kernel buffers).
+            await WaitUntilAsync(() => BufferedUnread(server.Transport.Input) >= options.MaxBufferedInputBytes);
+            Assert.False(send.Completion.IsCompleted, "64 MiB went out although the reader buffers at most 256 KiB");
+            Assert.InRange(BufferedUnread(server.Transport.Input), 0, options.MaxBufferedInputBytes + ReceiveSlack);
 
             // Reading resumes the flow.
             var received = 0L;
@@ -223,7 +225,7 @@ public sealed class ConnectionTests : TestBase
                 server.Transport.Input.AdvanceTo(result.Buffer.End);
             }
 
-            await Bounded(send);
+            await Bounded(send.Completion);
         }
     }
 
@@ -234,21 +236,5 @@ public sealed class ConnectionTests : TestBase
         return bytes;
     }
 
-    internal static async Task WriteInChunksAsync(PipeWriter writer, byte[] payload, bool complete)
-    {
-        const int Chunk = 256 * 1024;
-        for (var offset = 0; offset < payload.Length; offset += Chunk)
-        {
-            var result = await writer.WriteAsync(payload.AsMemory(offset, Math.Min(Chunk, payload.Length - offset)));
-            if (result.IsCompleted)
-            {
-                throw new IOException("the transport stopped sending");
-            }
-        }
-
-        if (complete)
-        {
-            await writer.CompleteAsync();
-        }
-    }
+    internal static Task WriteInChunksAsync(PipeWriter writer, byte[] payload, bool complete) => StartWrite(writer, payload, complete).Completion;
 }

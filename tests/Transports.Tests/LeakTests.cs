@@ -47,23 +47,6 @@ public sealed class LeakTests : TestBase
             await Bounded(Task.WhenAll(client.DisposeAsync().AsTask(), server.DisposeAsync().AsTask()));
         }
     }
-
-    /// <summary>Waits (bounded) for fd and thread counts to drop to the targets; returns the last counts seen.</summary>
-    private async Task<(int Fds, int Threads)> SettledAsync(int fdTarget, int threadTarget)
-    {
-        var stopwatch = Stopwatch.StartNew();
-        while (true)
-        {
-            var fds = Directory.GetFileSystemEntries("/proc/self/fd").Length;
-            var threads = Directory.GetFileSystemEntries("/proc/self/task").Length;
-            if ((fds <= fdTarget && threads <= threadTarget) || stopwatch.Elapsed > TimeSpan.FromSeconds(5))
-            {
-                return (fds, threads);
-            }
-
-            await Task.Delay(50, TimeoutToken);
-        }
-    }
 }
 
 [CollectionDefinition(Name, DisableParallelization = true)]

@@ -2,6 +2,7 @@ using System;
 using System.Buffers;
 using System.IO;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using System.Threading;
 using System.Threading.Tasks;
 using Xunit;
@@ -12,6 +13,11 @@ namespace Rpc.Transports.Tests;
 public abstract class TestBase : IDisposable
 {
     protected static readonly TimeSpan UnexpectedTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>How far past its limit a paused reader may have buffered: what it took in its last receive.</summary>
+    internal const long ReceiveSlack = 1024 * 1024;
+
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(5);
 
     private readonly CancellationTokenSource _timeout;
 
@@ -60,6 +66,57 @@ public abstract class TestBase : IDisposable
         }
     }
 
+    /// <summary>
+    /// Waits until <paramref name="condition"/> holds, polling it; fails the test with the condition's text if it does
+    /// not within <paramref name="timeout"/> (default: the test's own timeout). The way to wait for a state another
+    /// thread or process reaches: never a fixed sleep before an assertion.
+    /// </summary>
+    protected async Task WaitUntilAsync(Func<bool> condition, TimeSpan? timeout = null, [CallerArgumentExpression(nameof(condition))] string? what = null)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(TimeoutToken);
+        if (timeout is { } bound)
+        {
+            limit.CancelAfter(bound);
+        }
+
+        try
+        {
+            while (!condition())
+            {
+                await Task.Delay(PollInterval, limit.Token);
+            }
+        }
+        catch (OperationCanceledException) when (limit.IsCancellationRequested)
+        {
+            throw new TimeoutException($"Timed out waiting until {what}");
+        }
+    }
+
+    /// <summary>
+    /// Waits (at most 5 s) until this process's open descriptors and threads are down to the targets; returns the last
+    /// counts either way, for the caller's assertion to report.
+    /// </summary>
+    protected async Task<(int Fds, int Threads)> SettledAsync(int fdTarget, int threadTarget)
+    {
+        (int Fds, int Threads) counts = default;
+        try
+        {
+            await WaitUntilAsync(
+                () =>
+                {
+                    counts = (Directory.GetFileSystemEntries("/proc/self/fd").Length, Directory.GetFileSystemEntries("/proc/self/task").Length);
+                    return counts.Fds <= fdTarget && counts.Threads <= threadTarget;
+                },
+                TimeSpan.FromSeconds(5));
+        }
+        catch (TimeoutException)
+        {
+            // Not settled: the caller's assertion says by how much.
+        }
+
+        return counts;
+    }
+
     protected Task<T> Bounded<T>(Task<T> task) => task.WaitAsync(TimeoutToken);
 
     protected Task Bounded(Task task) => task.WaitAsync(TimeoutToken);
@@ -67,6 +124,29 @@ public abstract class TestBase : IDisposable
     protected async Task<T> Bounded<T>(ValueTask<T> task) => await task.AsTask().WaitAsync(TimeoutToken);
 
     protected async Task Bounded(ValueTask task) => await task.AsTask().WaitAsync(TimeoutToken);
+
+    /// <summary>
+    /// Starts writing <paramref name="payload"/> to <paramref name="output"/> on another thread, in chunks of
+    /// <paramref name="chunkSize"/> bytes (256 KiB by default), then completes the output if <paramref name="complete"/>.
+    /// </summary>
+    internal static ChunkedWrite StartWrite(PipeWriter output, byte[] payload, bool complete, int chunkSize = 256 * 1024) =>
+        new(output, payload, complete, chunkSize);
+
+    /// <summary>
+    /// Gets how many bytes <paramref name="input"/> holds read from the transport but not yet consumed, without
+    /// consuming or examining any. Once it reaches the reader's <see cref="TransportOptions.MaxBufferedInputBytes"/>, the
+    /// transport takes no more from the peer until the reader consumes: the deterministic sign of back-pressure.
+    /// </summary>
+    internal static long BufferedUnread(PipeReader input)
+    {
+        if (!input.TryRead(out var result))
+        {
+            return 0;
+        }
+
+        input.AdvanceTo(result.Buffer.Start);
+        return result.Buffer.Length;
+    }
 
     /// <summary>Accepts one connection and connects to it, returning (client, server).</summary>
     protected async Task<(TransportConnection Client, TransportConnection Server)> ConnectPairAsync(TransportListener listener, TransportOptions? options = null)
@@ -140,5 +220,31 @@ public abstract class TestBase : IDisposable
         }
 
         await pipe.Output.CompleteAsync();
+    }
+}
+
+/// <summary>A payload written in chunks on another thread; <see cref="Completion"/> ends when all of it is written.</summary>
+internal sealed class ChunkedWrite
+{
+    public ChunkedWrite(PipeWriter output, byte[] payload, bool complete, int chunkSize) =>
+        Completion = Task.Run(() => WriteAsync(output, payload, complete, chunkSize));
+
+    public Task Completion { get; }
+
+    private static async Task WriteAsync(PipeWriter output, byte[] payload, bool complete, int chunkSize)
+    {
+        for (var offset = 0; offset < payload.Length; offset += chunkSize)
+        {
+            var result = await output.WriteAsync(payload.AsMemory(offset, Math.Min(chunkSize, payload.Length - offset)));
+            if (result.IsCompleted)
+            {
+                throw new IOException("the transport stopped sending");
+            }
+        }
+
+        if (complete)
+        {
+            await output.CompleteAsync();
+        }
     }
 }

@@ -12,7 +12,7 @@ namespace Rpc.Transports.Tests;
 [SupportedOSPlatform("linux")]
 public sealed class UnixSocketFileTests : TestBase
 {
-    internal const string OtherUser = "rpctest";
+    internal const string OtherUser = "rpc-other";
 
     [Fact]
     public async Task Listen_CreatesOwnerOnlySocketFile_AndDisposeRemovesIt()
@@ -138,7 +138,11 @@ public sealed class UnixSocketFileTests : TestBase
             "socket(my $s, PF_UNIX, SOCK_STREAM, 0) or die \"socket: $!\"; if (connect($s, pack_sockaddr_un($ARGV[0]))) { print \"connected\\n\"; exit 0 } print \"refused: $!\\n\"; exit 3",
             path);
 
-    internal static bool EnsureOtherUser(out string why)
+    /// <summary>
+    /// Only checks for the second user; never creates it (<c>.ci/run</c> does, before the tests): a test run must not
+    /// change the machine's accounts.
+    /// </summary>
+    internal static bool OtherUserIsReady(out string why)
     {
         why = string.Empty;
         if (!OperatingSystem.IsLinux() || Environment.UserName != "root")
@@ -153,21 +157,9 @@ public sealed class UnixSocketFileTests : TestBase
             return false;
         }
 
-        if (Run("id", "-u", OtherUser).ExitCode == 0)
+        if (Run("id", "-u", OtherUser).ExitCode != 0)
         {
-            return true;
-        }
-
-        if (!File.Exists("/usr/sbin/useradd"))
-        {
-            why = $"user '{OtherUser}' is missing and useradd is unavailable to create it";
-            return false;
-        }
-
-        var created = Run("useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", OtherUser);
-        if (created.ExitCode != 0 && Run("id", "-u", OtherUser).ExitCode != 0)
-        {
-            why = $"useradd {OtherUser} failed: {created.Output}";
+            why = $"user '{OtherUser}' does not exist; .ci/run creates it (useradd --system --no-create-home {OtherUser})";
             return false;
         }
 
@@ -198,7 +190,7 @@ public sealed class UnixSocketFileTests : TestBase
 
 /// <summary>
 /// A fact that needs a second, unprivileged user: root bypasses file modes, so owner-only access can only be shown by
-/// another account. Creates <c>rpctest</c> with useradd when missing; skipped, saying why, where that is impossible.
+/// another account, <c>rpc-other</c>, which <c>.ci/run</c> creates. Skipped, saying why, where it is missing.
 /// </summary>
 [AttributeUsage(AttributeTargets.Method)]
 public sealed class OtherUserFactAttribute : FactAttribute
@@ -209,7 +201,7 @@ public sealed class OtherUserFactAttribute : FactAttribute
         {
             Skip = "needs Linux";
         }
-        else if (!UnixSocketFileTests.EnsureOtherUser(out var why))
+        else if (!UnixSocketFileTests.OtherUserIsReady(out var why))
         {
             Skip = why;
         }

@@ -27,6 +27,7 @@ internal abstract class ProtocolConnection : IRpcInvoker, IAsyncDisposable
     private TaskCompletionSource? _incomingDrained;
     private volatile bool _rejectNewCalls;
     private Task? _readPause;
+    private Task? _lastReadPause;
 
     // The connection whose incoming call runs on this thread: services that queue work reach their caller's connection
     // through it without a context parameter in every generated signature (set only around a stub's synchronous part).
@@ -90,12 +91,22 @@ internal abstract class ProtocolConnection : IRpcInvoker, IAsyncDisposable
     }
 
     /// <summary>Reads nothing more from the peer until <paramref name="until"/> completes (see <see cref="PauseReadingOfDispatchingConnection"/>).</summary>
-    protected void PauseReading(Task until) =>
+    protected void PauseReading(Task until)
+    {
+        Volatile.Write(ref _lastReadPause, until);
+
         // From a dispatcher's worker thread, the receive loop sees it after its current frame.
         Volatile.Write(ref _readPause, until);
+    }
 
     /// <summary>Gets whether a read pause waits to be taken by <see cref="TakeReadPause"/>.</summary>
     protected bool IsReadPauseRequested => Volatile.Read(ref _readPause) is not null;
+
+    /// <summary>
+    /// Gets whether the receive loop is held by a read pause: the last one asked for has been taken and has not ended, so
+    /// nothing is read now (for tests; kept off the receive loop's own path).
+    /// </summary>
+    internal bool IsReadingPaused => Volatile.Read(ref _readPause) is null && Volatile.Read(ref _lastReadPause) is { IsCompleted: false };
 
     /// <summary>Takes the pending read pause, if any: the receive loop awaits it before its next read.</summary>
     internal Task? TakeReadPause() => Interlocked.Exchange(ref _readPause, null);

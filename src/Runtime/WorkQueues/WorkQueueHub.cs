@@ -52,6 +52,9 @@ public sealed class WorkQueueHub<TContract> : IAsyncDisposable
     private readonly Lock _stopGate = new();
     private Task? _stopTask;
 
+    /// <summary>Gets the server producers connect to (tests look at its connections).</summary>
+    internal RpcServer ProducerServer => _producerServer;
+
     /// <summary>Initializes a hub. It accepts nobody until told where to listen.</summary>
     /// <param name="options">Settings, or <see langword="null"/> for the defaults.</param>
     /// <exception cref="InvalidOperationException"><typeparamref name="TContract"/> has no generated contract.</exception>

@@ -98,10 +98,7 @@ public sealed class ConformanceTests : TestBase
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => service.WaitForCancellationAsync(cancellation.Token)).WaitAsync(TimeoutToken);
 
-        while (!await service.WasLastWaitCancelledAsync().WaitAsync(TimeoutToken))
-        {
-            await Task.Delay(10, TimeoutToken);
-        }
+        await WaitUntilAsync(() => service.WasLastWaitCancelledAsync());
     }
 
     [Theory]
@@ -235,10 +232,7 @@ public sealed class ConformanceTests : TestBase
         await using var connection = await ConnectAsync(endpoint, transport, protocol);
         var service = connection.CreateProxy<ITestService>();
         var running = service.SleepAsync(500);
-        while (server.Connections.Sum(c => c.Protocol.IncomingCallsInFlight) == 0)
-        {
-            await Task.Delay(5, TimeoutToken);
-        }
+        await WaitUntilAsync(() => server.Connections.Sum(c => c.Protocol.IncomingCallsInFlight) != 0);
 
         var stopping = server.StopAsync();
         await running.WaitAsync(TimeoutToken);

@@ -20,11 +20,11 @@ public sealed class ResourceTests : TestBase
 
         // Warm up so lazily created process-wide resources (thread pool threads, epoll) are in the baseline.
         await CycleAsync(endpoint, transport, protocol, 20);
-        await WaitForServerConnectionsAsync(server, 0);
+        await WaitUntilAsync(() => server.Connections.Count == 0);
         var baseline = ResourceCounts.Take();
 
         await CycleAsync(endpoint, transport, protocol, cycles);
-        await WaitForServerConnectionsAsync(server, 0);
+        await WaitUntilAsync(() => server.Connections.Count == 0);
 
         await ResourceCounts.WaitUntilBackToAsync(baseline, TimeoutToken);
     }
@@ -35,14 +35,6 @@ public sealed class ResourceTests : TestBase
         {
             await using var connection = await ConnectAsync(endpoint, transport, protocol);
             Assert.Equal(i + 1, await connection.CreateProxy<ITestService>().AddAsync(i, 1).WaitAsync(TimeoutToken));
-        }
-    }
-
-    private async Task WaitForServerConnectionsAsync(RpcServer server, int count)
-    {
-        while (server.Connections.Count != count)
-        {
-            await Task.Delay(10, TimeoutToken);
         }
     }
 

@@ -77,7 +77,10 @@ public sealed class DispatcherTests : TestBase
         var proxy = pair.Client.CreateProxy<IDispatchProbe>();
 
         var calls = Enumerable.Range(0, 200).Select(i => proxy.RunAsync(i, 0)).ToArray();
-        await Task.Delay(300, TimeoutToken);
+
+        // Settled: the first call runs (it left the queue), the queue is full, and the connection has stopped reading (the
+        // dispatcher counts that moment). Only a started call frees a slot, and the gate holds the first one: nothing moves.
+        await WaitUntilAsync(() => !probe.Started.IsEmpty && dispatcher.QueueDepth == 4 && metrics.Total("rpc.dispatch.backpressure", "bounded") >= 1);
 
         // One call runs (held by the gate), at most four wait in the queue; the rest were never read off the transport.
         Assert.Single(probe.Started);
@@ -116,10 +119,7 @@ public sealed class DispatcherTests : TestBase
         var pair = await ConnectAsync(dispatcher, probe, protocol);
         var proxy = pair.Client.CreateProxy<IDispatchProbe>();
         var calls = Enumerable.Range(0, 20).Select(i => proxy.RunAsync(i, 0)).ToArray();
-        while (dispatcher.QueueDepth < 8)
-        {
-            await Task.Delay(10, TimeoutToken);
-        }
+        await WaitUntilAsync(() => dispatcher.QueueDepth == 8);
 
         await pair.DisposeAsync();
         probe.Gate.SetResult();
@@ -129,10 +129,7 @@ public sealed class DispatcherTests : TestBase
             await Assert.ThrowsAsync<ConnectionLostException>(() => call).WaitAsync(TimeoutToken);
         }
 
-        while (dispatcher.QueueDepth > 0)
-        {
-            await Task.Delay(10, TimeoutToken);
-        }
+        await WaitUntilAsync(() => dispatcher.QueueDepth == 0);
     }
 
     [Theory]
@@ -158,14 +155,6 @@ public sealed class DispatcherTests : TestBase
         await WaitUntilAsync(() => second.Started.Count == 1 && dispatcher.QueueDepth == 2);
         second.Gate.SetResult();
         Assert.Equal(Enumerable.Range(0, 5), (await Task.WhenAll(next).WaitAsync(TimeoutToken)).Order());
-    }
-
-    private async Task WaitUntilAsync(Func<bool> condition)
-    {
-        while (!condition())
-        {
-            await Task.Delay(5, TimeoutToken);
-        }
     }
 
     private static Task<Pair> ConnectAsync(RpcDispatcher dispatcher, Probe probe, RpcProtocol protocol = RpcProtocol.Binary)

@@ -32,9 +32,8 @@ public sealed class FullQueuePolicyTests : TestBase
         GroupAssert.All(fast.Member.Ticks, Messages);
 
         RpcGroupMemberStatistics stats = default;
-        await GroupAssert.EventuallyAsync(
-            () => group.TryGetStatistics(stuck.PublisherSide, out stats) && stats.MessagesSent + stats.MessagesDropped + stats.QueueDepth == Messages,
-            TimeoutToken);
+        await WaitUntilAsync(
+            () => group.TryGetStatistics(stuck.PublisherSide, out stats) && stats.MessagesSent + stats.MessagesDropped + stats.QueueDepth == Messages);
         Assert.InRange(stats.QueueDepth, 0, Capacity);
         Assert.True(stats.MessagesDropped > 0, "the stuck member's queue never overflowed");
         Assert.Equal(stats.MessagesDropped, group.MessagesDropped);
@@ -44,9 +43,8 @@ public sealed class FullQueuePolicyTests : TestBase
 
         // Once it reads again it gets what was not dropped, newest included, in order: gaps, never reordering.
         stuck.MemberSide.Start();
-        await GroupAssert.EventuallyAsync(
-            () => group.TryGetStatistics(stuck.PublisherSide, out stats) && stats.MessagesSent + stats.MessagesDropped == Messages,
-            TimeoutToken);
+        await WaitUntilAsync(
+            () => group.TryGetStatistics(stuck.PublisherSide, out stats) && stats.MessagesSent + stats.MessagesDropped == Messages);
         await stuck.Member.WaitForCountAsync((int)stats.MessagesSent, TimeoutToken);
         var ticks = stuck.Member.Ticks;
         GroupAssert.InOrder(ticks);
@@ -84,11 +82,10 @@ public sealed class FullQueuePolicyTests : TestBase
         // The message that did not fit and the full queue, counted as disconnect; but the member's sender may have
         // taken a batch off the queue just before, which its aborted connection then loses and counts as member_left
         // (on the sender's thread, so eventually).
-        await GroupAssert.EventuallyAsync(
-            () => meter.Sum("rpc.group.messages.dropped", "disconnect") + meter.Sum("rpc.group.messages.dropped", "member_left") > Capacity,
-            TimeoutToken);
+        await WaitUntilAsync(
+            () => meter.Sum("rpc.group.messages.dropped", "disconnect") + meter.Sum("rpc.group.messages.dropped", "member_left") > Capacity);
         Assert.True(meter.Sum("rpc.group.messages.dropped", "disconnect") >= 1);
-        await GroupAssert.EventuallyAsync(() => group.MessagesDropped == meter.Sum("rpc.group.messages.dropped"), TimeoutToken);
+        await WaitUntilAsync(() => group.MessagesDropped == meter.Sum("rpc.group.messages.dropped"));
         Assert.Equal(1, meter.Observe("rpc.group.members"));
     }
 
@@ -142,10 +139,11 @@ public sealed class FullQueuePolicyTests : TestBase
         group.Add(fast.PublisherSide);
         group.Add(slow.PublisherSide);
 
+        // The slow member starts reading only once its queue is full, so the publisher really waits for it.
         var wake = Task.Run(
             async () =>
             {
-                await Task.Delay(300, TimeoutToken);
+                await WaitUntilAsync(() => group.TryGetStatistics(slow.PublisherSide, out var stats) && stats.QueueDepth == Capacity);
                 slow.MemberSide.Start();
             },
             TimeoutToken);
@@ -167,11 +165,7 @@ public sealed class FullQueuePolicyTests : TestBase
             {
                 for (var i = 0; i < Messages; i++)
                 {
-                    while (group.TryGetStatistics(fast.PublisherSide, out var stats) && stats.QueueDepth > Capacity / 2)
-                    {
-                        await Task.Delay(1, TimeoutToken);
-                    }
-
+                    await WaitUntilAsync(() => !group.TryGetStatistics(fast.PublisherSide, out var stats) || stats.QueueDepth <= Capacity / 2);
                     group.All.OnTick(i, Payload);
                 }
             },

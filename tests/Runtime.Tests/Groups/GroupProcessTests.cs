@@ -49,7 +49,7 @@ public sealed class GroupProcessTests : TestBase
             }
 
             // Each subscriber process joined through IFeed; a call with a result gathers one per member, its process id.
-            await GroupAssert.EventuallyAsync(() => group.Count == Subscribers, TimeoutToken);
+            await WaitUntilAsync(() => group.Count == Subscribers);
             await AssertMembersAsync(group, subscribers);
             Publish(group, 0, Messages);
             await AssertEveryMemberGotAsync(group, Messages, Subscribers);
@@ -57,7 +57,7 @@ public sealed class GroupProcessTests : TestBase
             // A subscriber killed with SIGKILL leaves the group; the others keep receiving, in order.
             var killed = subscribers[0];
             killed.Kill();
-            await GroupAssert.EventuallyAsync(() => group.Count == Subscribers - 1, TimeoutToken);
+            await WaitUntilAsync(() => group.Count == Subscribers - 1);
             await AssertMembersAsync(group, subscribers.Skip(1));
             Publish(group, Messages, 2 * Messages);
             await AssertEveryMemberGotAsync(group, 2 * Messages, Subscribers - 1);

@@ -1,5 +1,4 @@
 using System;
-using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.IO.Pipelines;
 using System.Threading;
@@ -51,29 +50,6 @@ public sealed class MemberPair : IAsyncDisposable
     }
 }
 
-/// <summary>
-/// The publisher's side of <see cref="IFeed"/>, one per connection (a per-connection service factory), so it knows whom
-/// to subscribe: each topic is a group, made on its first subscription unless the test put one there first.
-/// </summary>
-public sealed class TopicFeed(RpcConnection connection, ConcurrentDictionary<string, RpcGroup<IGroupMember>> topics) : IFeed
-{
-    public Task SubscribeAsync(string topic)
-    {
-        topics.GetOrAdd(topic, static name => new RpcGroup<IGroupMember>(new RpcGroupOptions { Name = name })).Add(connection);
-        return Task.CompletedTask;
-    }
-
-    public Task UnsubscribeAsync(string topic)
-    {
-        if (topics.TryGetValue(topic, out var group))
-        {
-            group.Remove(connection);
-        }
-
-        return Task.CompletedTask;
-    }
-}
-
 public static class GroupAssert
 {
     /// <summary>Asserts the ticks are strictly increasing: a gap is a counted drop, never a reordering or a duplicate.</summary>
@@ -91,14 +67,6 @@ public static class GroupAssert
         for (var i = 0; i < count; i++)
         {
             Assert.Equal(i, ticks[i]);
-        }
-    }
-
-    public static async Task EventuallyAsync(Func<bool> condition, CancellationToken cancellationToken)
-    {
-        while (!condition())
-        {
-            await Task.Delay(5, cancellationToken);
         }
     }
 }

@@ -60,17 +60,23 @@ public sealed class RpcGroupTests : TestBase
         Assert.All(failures, r => Assert.Contains("boom", Assert.IsType<RemoteInvocationException>(r.Exception).Message));
 
         // One member dies mid-call: its entry reports the loss; the others still answer.
+        var hanging = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var mixed = group.InvokeAsync(async p =>
         {
             var id = await p.GetIdAsync();
             if (id == 3)
             {
-                await p.HangAsync();
+                var hang = p.HangAsync();
+                hanging.SetResult();
+                await hang;
             }
 
             return id;
         });
-        await Task.Delay(50, TimeoutToken);
+
+        // Its GetId has been answered and its Hang sent: once the member runs a call, it is the Hang.
+        await hanging.Task.WaitAsync(TimeoutToken);
+        await WaitUntilAsync(() => dying.MemberSide.Protocol.IncomingCallsInFlight == 1);
         await dying.MemberSide.DisposeAsync();
         var results = await mixed.WaitAsync(TimeoutToken);
         Assert.True(results[0].IsSuccess);
@@ -96,7 +102,7 @@ public sealed class RpcGroupTests : TestBase
         group.Add(b.PublisherSide);
 
         await b.MemberSide.DisposeAsync();
-        await GroupAssert.EventuallyAsync(() => group.Count == 1, TimeoutToken);
+        await WaitUntilAsync(() => group.Count == 1);
         Assert.False(group.Contains(b.PublisherSide));
         Assert.False(group.Add(b.PublisherSide));
         group.All.OnTick(0, "after b died");
@@ -105,9 +111,13 @@ public sealed class RpcGroupTests : TestBase
         Assert.True(group.Remove(a.PublisherSide));
         Assert.False(group.Remove(a.PublisherSide));
         group.All.OnTick(1, "nobody");
-        await Task.Delay(50, TimeoutToken);
-        Assert.Equal([0], a.Member.Ticks);
         Assert.Equal(0, group.Count);
+
+        // Tick 1 was sent to a group with no members. A sentinel sent straight to the removed member afterwards is the
+        // signal: once it arrived, a's connection delivered everything written to it before, and tick 1 is not there.
+        a.PublisherSide.CreateProxy<IGroupMember>().OnTick(2, "sentinel");
+        await a.Member.WaitForCountAsync(2, TimeoutToken);
+        Assert.Equal([0, 2], a.Member.Ticks);
     }
 
     [Fact]
@@ -132,7 +142,7 @@ public sealed class RpcGroupTests : TestBase
                 clients.Add(await RpcConnection.ConnectAsync(endpoint, c => c.AddService<IGroupMember>(member), cancellationToken: TimeoutToken));
             }
 
-            await GroupAssert.EventuallyAsync(() => accepted.Count == Members, TimeoutToken);
+            await WaitUntilAsync(() => accepted.Count == Members);
             using var group = new RpcGroup<IGroupMember>(new RpcGroupOptions { FullQueuePolicy = RpcFullQueuePolicy.Wait, FullQueueWaitTimeout = Timeout });
             foreach (var connection in accepted)
             {
@@ -210,7 +220,7 @@ public sealed class RpcGroupTests : TestBase
 
         await two.CreateProxy<IFeed>().SubscribeAsync("prices");
         await one.DisposeAsync();
-        await GroupAssert.EventuallyAsync(() => prices.Count == 1, TimeoutToken);
+        await WaitUntilAsync(() => prices.Count == 1);
         prices.All.OnTick(2, "second only");
         await second.WaitForCountAsync(2, TimeoutToken);
         Assert.Equal([0, 1], first.Ticks);

@@ -69,10 +69,7 @@ public sealed class StalledSubscriberTests : TestBase
                 // The application paces itself on the members that keep up, so only the stopped one overflows.
                 if (i % 32 == 0)
                 {
-                    while (clients.Any(c => group.TryGetStatistics(c, out var s) && s.QueueDepth > Capacity / 2))
-                    {
-                        await Task.Delay(1, TimeoutToken);
-                    }
+                    await WaitUntilAsync(() => !clients.Any(c => group.TryGetStatistics(c, out var s) && s.QueueDepth > Capacity / 2));
                 }
 
                 group.All.Notify(Sequence(i, payload));
@@ -99,7 +96,7 @@ public sealed class StalledSubscriberTests : TestBase
             Assert.Equal(Running, services.Count);
             foreach (var service in services)
             {
-                await GroupAssert.EventuallyAsync(() => service.GetNotificationsAsync().Result.Count == Messages, TimeoutToken);
+                await WaitUntilAsync(async () => (await service.GetNotificationsAsync()).Count == Messages);
                 Assert.Equal(Enumerable.Range(0, Messages), (await service.GetNotificationsAsync()).Select(ParseSequence));
             }
 
@@ -107,16 +104,10 @@ public sealed class StalledSubscriberTests : TestBase
             Assert.Equal(0, kill(host.ProcessId, Signal_Continue));
             stopped = false;
             const int Total = Messages + Burst;
-            await GroupAssert.EventuallyAsync(
-                () => group.TryGetStatistics(stalled, out stalledStats) && stalledStats.MessagesSent + stalledStats.MessagesDropped == Total,
-                TimeoutToken);
+            await WaitUntilAsync(() => group.TryGetStatistics(stalled, out stalledStats) && stalledStats.MessagesSent + stalledStats.MessagesDropped == Total);
             var proxy = stalled.CreateProxy<ITestService>();
             IReadOnlyList<string> received = [];
-            while (received.Count < stalledStats.MessagesSent)
-            {
-                await Task.Delay(10, TimeoutToken);
-                received = await proxy.GetNotificationsAsync().WaitAsync(TimeoutToken);
-            }
+            await WaitUntilAsync(async () => (received = await proxy.GetNotificationsAsync()).Count >= stalledStats.MessagesSent);
 
             var sequence = received.Select(ParseSequence).ToArray();
             GroupAssert.InOrder(sequence.Select(s => (long)s).ToArray());

@@ -612,16 +612,6 @@ public sealed class JsonRpcProtocolTests : TestBase
         }
     }
 
-    private async Task WaitUntilAsync(Func<bool> condition) => await WaitUntilAsync(() => Task.FromResult(condition()));
-
-    private async Task WaitUntilAsync(Func<Task<bool>> condition)
-    {
-        while (!await condition())
-        {
-            await Task.Delay(10, TimeoutToken);
-        }
-    }
-
     private sealed class WrongArguments : IWrongArguments
     {
         public Task<int> AddAsync(string a, string b) => Task.FromResult(0);

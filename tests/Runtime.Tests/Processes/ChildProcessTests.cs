@@ -167,10 +167,7 @@ public sealed class ChildProcessTests(ITestOutputHelper output) : TestBase
             await parent.WaitForExitAsync(TimeoutToken);
 
             var stopwatch = Stopwatch.StartNew();
-            while (IsAlive(grandchild) && stopwatch.Elapsed < TimeSpan.FromSeconds(5))
-            {
-                await Task.Delay(20, TimeoutToken);
-            }
+            await WaitUntilAsync(() => !IsAlive(grandchild), TimeSpan.FromSeconds(5));
 
             output.WriteLine($"grandchild {grandchild} gone after {stopwatch.ElapsedMilliseconds} ms");
             Assert.False(IsAlive(grandchild), "the grandchild outlived its parent by 5 s");

@@ -187,41 +187,6 @@ public sealed class TlsRpcTests(ITestOutputHelper output) : TestBase
         Assert.InRange(stopwatch.Elapsed, TimeSpan.FromSeconds(1.5), TimeSpan.FromSeconds(2) + Fast);
     }
 
-    [Fact]
-    public async Task Small_call_latency_over_tls_versus_tcp()
-    {
-        var tcp = await MeasureAsync("tcp://127.0.0.1:0", null, null);
-        var tls = await MeasureAsync("tls://127.0.0.1:0", TestCertificates.ServerOptions(), TestCertificates.ClientOptions());
-        var tcpAgain = await MeasureAsync("tcp://127.0.0.1:0", null, null);
-        var tlsAgain = await MeasureAsync("tls://127.0.0.1:0", TestCertificates.ServerOptions(), TestCertificates.ClientOptions());
-        output.WriteLine(FormattableString.Invariant(
-            $"AddAsync p50: tcp {tcp:F1} µs, tls {tls:F1} µs ({tls / tcp:F2}x); again: tcp {tcpAgain:F1} µs, tls {tlsAgain:F1} µs ({tlsAgain / tcpAgain:F2}x)"));
-    }
-
-    private async Task<double> MeasureAsync(string listen, TlsOptions? serverTls, TlsOptions? clientTls)
-    {
-        await using var server = new RpcServer(new RpcServerOptions { Connection = { Transport = { Tls = serverTls } } }).AddService<ITestService>(new TestService());
-        var endpoint = await server.ListenAsync(listen, TimeoutToken);
-        await using var connection = await RpcConnection.ConnectAsync(endpoint, Options(clientTls), TimeoutToken);
-        var service = connection.CreateProxy<ITestService>();
-        const int Warmup = 2_000;
-        const int Calls = 10_000;
-        var samples = new double[Calls];
-        for (var i = 0; i < Warmup + Calls; i++)
-        {
-            var start = Stopwatch.GetTimestamp();
-            await service.AddAsync(i, 1);
-            if (i >= Warmup)
-            {
-                samples[i - Warmup] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
-            }
-        }
-
-        TimeoutToken.ThrowIfCancellationRequested();
-        Array.Sort(samples);
-        return samples[Calls / 2];
-    }
-
     private static RpcConnectionOptions Options(TlsOptions? tls) => new() { Transport = { Tls = tls } };
 
     private async Task<RpcServer> StartServerAsync(TlsOptions tls)
@@ -260,14 +225,6 @@ public sealed class TlsRpcTests(ITestOutputHelper output) : TestBase
         await using var connection = await ConnectAsync(server, tls ?? TestCertificates.ClientOptions());
         Assert.Equal(5, await connection.CreateProxy<ITestService>().AddAsync(2, 3).WaitAsync(TimeoutToken));
     }
-
-    private async Task WaitUntilAsync(Func<bool> condition)
-    {
-        while (!condition())
-        {
-            await Task.Delay(10, TimeoutToken);
-        }
-    }
 }
 
 /// <summary>Counts descriptors and threads of the whole process, so it runs alone (see <see cref="ResourceCountingCollection"/>).</summary>
@@ -284,11 +241,11 @@ public sealed class TlsResourceTests : TestBase
         var options = new RpcConnectionOptions { Transport = { Tls = TestCertificates.ClientOptions() } };
 
         await CycleAsync(endpoint, options, 20);
-        await WaitForServerConnectionsAsync(server);
+        await WaitUntilAsync(() => server.Connections.Count == 0);
         var baseline = ResourceCounts.Take();
 
         await CycleAsync(endpoint, options, 200);
-        await WaitForServerConnectionsAsync(server);
+        await WaitUntilAsync(() => server.Connections.Count == 0);
 
         await ResourceCounts.WaitUntilBackToAsync(baseline, TimeoutToken);
     }
@@ -299,14 +256,6 @@ public sealed class TlsResourceTests : TestBase
         {
             await using var connection = await RpcConnection.ConnectAsync(endpoint, options, TimeoutToken);
             Assert.Equal(i + 1, await connection.CreateProxy<ITestService>().AddAsync(i, 1).WaitAsync(TimeoutToken));
-        }
-    }
-
-    private async Task WaitForServerConnectionsAsync(RpcServer server)
-    {
-        while (server.Connections.Count != 0)
-        {
-            await Task.Delay(10, TimeoutToken);
         }
     }
 }

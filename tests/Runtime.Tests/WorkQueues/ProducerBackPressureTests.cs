@@ -48,10 +48,10 @@ public sealed class ProducerBackPressureTests : TestBase
             return Task.CompletedTask;
         }).ToList();
 
-        await WaitUntilAsync(() => hub.QueueLength == Capacity && hub.WaitingForRoom == 1);
-
-        // The rest of the flood stays unread in the transport: give the hub time to read more if it were going to.
-        await Task.Delay(300, TimeoutToken);
+        // The call waiting for room has paused the producer's connection: from then on the rest of the flood stays
+        // unread in the transport, and nothing here can change until the worker makes room.
+        var hubSide = Assert.Single(hub.ProducerServer.Connections);
+        await WaitUntilAsync(() => hub.QueueLength == Capacity && hub.WaitingForRoom == 1 && hubSide.Protocol.IsReadingPaused);
         Assert.Equal(Capacity, hub.QueueLength);
         Assert.Equal(1, hub.WaitingForRoom);
         Assert.Equal(1, hub.InFlight);
@@ -96,13 +96,5 @@ public sealed class ProducerBackPressureTests : TestBase
         Assert.Equal(7, next.Id);
         await WaitUntilAsync(() => hub.QueueLength + hub.WaitingForRoom + hub.InFlight == 0);
         Assert.Equal(7, worker.Started.Last());
-    }
-
-    private async Task WaitUntilAsync(Func<bool> condition)
-    {
-        while (!condition())
-        {
-            await Task.Delay(5, TimeoutToken);
-        }
     }
 }

@@ -14,7 +14,7 @@ namespace Rpc.Tests.WorkQueues;
 /// only what the producer saw. Unix sockets, except <see cref="Every_link_runs_each_job_once_and_reruns_only_idempotent_jobs_of_a_killed_worker"/>,
 /// which runs over every transport and with workers that are child processes of the hub.
 /// </summary>
-public sealed class WorkQueueProcessTests : IAsyncLifetime
+public sealed class WorkQueueProcessTests : TestBase, IAsyncLifetime
 {
     private readonly string _directory = Path.Combine(Path.GetTempPath(), $"rpc-wq-{Guid.NewGuid():N}");
     private readonly List<WorkerProcess> _workers = [];
@@ -24,7 +24,8 @@ public sealed class WorkQueueProcessTests : IAsyncLifetime
     private string _transport = "unix";
     private string _producerEndpoint = null!;
 
-    private CancellationToken TimeoutToken => _timeout.Token;
+    /// <summary>Gets a token that fires 60 s after the worker host is there (its first build is bounded on its own).</summary>
+    protected override CancellationToken TimeoutToken => _timeout.Token;
 
     public async Task InitializeAsync()
     {
@@ -128,10 +129,12 @@ public sealed class WorkQueueProcessTests : IAsyncLifetime
             .Select(id => id % 2 == 0 ? producer.Proxy.RunIdempotentAsync(id, 20, TimeoutToken) : producer.Proxy.RunAsync(id, 20, TimeoutToken))
             .ToList();
 
+        // Each kill comes after another quarter of the jobs has started, so every one lands while jobs are running.
         var random = new Random(4);
         for (var kill = 0; kill < 3; kill++)
         {
-            await Task.Delay(250, TimeoutToken);
+            var started = (kill + 1) * Count / 4;
+            await WaitUntilAsync(() => _workers.Sum(w => LoggingJobs.ReadLog(w.LogPath).Started.Count) >= started);
             var live = _workers.Where(w => !w.Killed).ToList();
             live[random.Next(live.Count)].Kill();
             await AddWorkerAsync(hub, workerEndpoint, waitForAttach: false);
@@ -274,12 +277,4 @@ public sealed class WorkQueueProcessTests : IAsyncLifetime
         _transport == TestEndpoints.ChildProcess
             ? WorkerProcess.StartChildAsync(hub, _directory, hang, TimeoutToken)
             : WorkerProcess.StartAsync(endpoint, _directory, hang, TimeoutToken, TestEndpoints.ClientHostArguments(_transport));
-
-    private async Task WaitUntilAsync(Func<bool> condition)
-    {
-        while (!condition())
-        {
-            await Task.Delay(10, TimeoutToken);
-        }
-    }
 }

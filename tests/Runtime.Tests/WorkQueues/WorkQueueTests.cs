@@ -95,17 +95,21 @@ public sealed class WorkQueueTests : TestBase
 
         var calls = Enumerable.Range(0, 5).Select(id => producer.Proxy.RunAsync(id, 0, TimeoutToken)).ToList();
         await WaitUntilAsync(() => hub.InFlight == 1 && hub.QueueLength == 1);
-        await Task.Delay(50, TimeoutToken);
-        Assert.Equal(2, hub.InFlight + hub.QueueLength + hub.WaitingForRoom);
+
+        // A sentinel made straight to the hub queues behind every call the producer let through: once it is queued, a
+        // third producer call would be counted too.
+        var sentinel = hub.Proxy.RunAsync(99, 0, TimeoutToken);
+        await WaitUntilAsync(() => hub.QueueLength >= 2);
+        Assert.Equal(2 + 1, hub.InFlight + hub.QueueLength + hub.WaitingForRoom);
         Assert.Equal(5, producer.Outstanding);
 
         worker.Open = true;
-        for (var id = 0; id < 5; id++)
+        foreach (var id in (int[])[0, 1, 2, 3, 4, 99])
         {
             worker.Release(id);
         }
 
-        await Task.WhenAll(calls).WaitAsync(TimeoutToken);
+        await Task.WhenAll([.. calls, sentinel]).WaitAsync(TimeoutToken);
         Assert.Equal(0, producer.Outstanding);
     }
 
@@ -119,7 +123,9 @@ public sealed class WorkQueueTests : TestBase
         await producer.JoinAsync(TimeoutToken).WaitAsync(TimeoutToken); // nothing outstanding: at once
 
         var before = Enumerable.Range(1, 5).Select(id => producer.Proxy.RunAsync(id, 0, TimeoutToken)).ToList();
-        var join = producer.JoinAsync(TimeoutToken);
+        // Without a token, the join's task is the one the last call it waits for completes, inside that call, before the
+        // call's own task: once a call's task is complete, the join has seen it.
+        var join = producer.JoinAsync();
         var after = Enumerable.Range(6, 3).Select(id => producer.Proxy.RunAsync(id, 0, TimeoutToken)).ToList();
         await WaitUntilAsync(() => worker.Running == 8);
 
@@ -129,7 +135,6 @@ public sealed class WorkQueueTests : TestBase
         }
 
         await Task.WhenAll(before.Take(4)).WaitAsync(TimeoutToken);
-        await Task.Delay(50, TimeoutToken);
         Assert.False(join.IsCompleted);
 
         // A failed call is completed work too.
@@ -157,7 +162,7 @@ public sealed class WorkQueueTests : TestBase
     {
         await using var hub = CreateHub();
         var call = hub.Proxy.RunAsync(1, 0, TimeoutToken);
-        await Task.Delay(50, TimeoutToken);
+        await WaitUntilAsync(() => hub.QueueLength == 1 || call.IsCompleted);
         Assert.False(call.IsCompleted);
         Assert.Equal(1, hub.QueueLength);
 
@@ -242,13 +247,5 @@ public sealed class WorkQueueTests : TestBase
         var all = a.Started.Concat(b.Started).Order().ToList();
         Assert.Equal([10, 11, 12], all);
         await WaitUntilAsync(() => meter["rpc.workqueue.completed"] == 3);
-    }
-
-    private async Task WaitUntilAsync(Func<bool> condition)
-    {
-        while (!condition())
-        {
-            await Task.Delay(5, TimeoutToken);
-        }
     }
 }

@@ -67,8 +67,9 @@ public sealed class PipeConnectionTests : TestBase
         var (a, b) = CreatePair();
         await using (b)
         {
+            // Nothing was written, so the read is blocked from the start.
             var read = a.Transport.Input.ReadAsync(TimeoutToken).AsTask();
-            await Task.Delay(50, TimeoutToken);
+            Assert.False(read.IsCompleted);
             a.Abort(new InvalidOperationException("aborted here"));
             var error = await Assert.ThrowsAsync<InvalidOperationException>(() => Bounded(read));
             Assert.Equal("aborted here", error.Message);

@@ -181,13 +181,14 @@ public sealed class SharedMemoryConnectionTests : TestBase
         await using (client)
         await using (server)
         {
-            var write = Task.Run(async () => await client.Transport.Output.WriteAsync(new byte[8 * 1024 * 1024], TimeoutToken));
-            await Task.Delay(300, TimeoutToken);
-            Assert.False(write.IsCompleted, "the writer should be blocked on the full ring");
+            var payload = new byte[8 * 1024 * 1024];
+            var write = StartWrite(client.Transport.Output, payload, complete: false, chunkSize: payload.Length);
+            await WaitUntilAsync(() => BufferedUnread(server.Transport.Input) >= serverOptions.MaxBufferedInputBytes);
+            Assert.False(write.Completion.IsCompleted, "the writer should be blocked on the full ring");
             client.Abort();
             var result = await Bounded(client.Transport.Input.ReadAsync(TimeoutToken).AsTask());
             Assert.True(result.IsCompleted);
-            await Bounded(Task.WhenAny(write)); // ends, with or without an exception
+            await Bounded(Task.WhenAny(write.Completion)); // ends, with or without an exception
         }
     }
 

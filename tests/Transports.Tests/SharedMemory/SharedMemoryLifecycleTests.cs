@@ -214,20 +214,11 @@ public sealed class SharedMemoryLifecycleTests : TestBase
                 }
             }
         });
-        var writing = Task.Run(async () =>
-        {
-            var chunk = new byte[256 * 1024];
-            while (true)
-            {
-                var flush = await connection.Transport.Output.WriteAsync(chunk, TimeoutToken);
-                if (flush.IsCompleted)
-                {
-                    return;
-                }
-            }
-        });
-        await Task.Delay(300, TimeoutToken);
-        Assert.False(writing.IsCompleted, "the writer should be blocked on the full ring");
+        // More than the peer buffers (its default limit) plus the ring: while the peer lives this write cannot end, and
+        // it blocks on the full ring once the peer has taken all it takes.
+        var peerCapacity = new TransportOptions().MaxBufferedInputBytes + new TransportOptions().SharedMemoryRingSize;
+        var writing = StartWrite(connection.Transport.Output, new byte[peerCapacity + (16 * 1024 * 1024)], complete: false).Completion;
+        Assert.False(writing.IsCompleted, "a write larger than the peer can take ended while the peer lives");
 
         var killed = Stopwatch.StartNew();
         peer.Kill();

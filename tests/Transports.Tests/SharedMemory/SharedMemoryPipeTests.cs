@@ -30,13 +30,16 @@ public sealed class SharedMemoryPipeTests : TestBase
         {
             // Nobody reads the server's input: the client's writes must stop once 256 KiB are buffered and the ring is full.
             var payload = ConnectionTests.RandomBytes(16 * 1024 * 1024, seed: 4);
-            var send = Task.Run(() => ConnectionTests.WriteInChunksAsync(client.Transport.Output, payload, complete: true));
-            await Task.Delay(500, TimeoutToken);
-            Assert.False(send.IsCompleted, "16 MiB went out although the reader buffers at most 256 KiB and the ring holds 1 MiB");
+            var send = StartWrite(client.Transport.Output, payload, complete: true);
+
+            // Once the server holds its limit it takes no more from the ring, and 16 MiB cannot fit in the ring.
+            await WaitUntilAsync(() => BufferedUnread(server.Transport.Input) >= options.MaxBufferedInputBytes);
+            Assert.False(send.Completion.IsCompleted, "16 MiB went out although the reader buffers at most 256 KiB and the ring holds 1 MiB");
+            Assert.InRange(BufferedUnread(server.Transport.Input), 0, options.MaxBufferedInputBytes + ReceiveSlack);
 
             // Reading resumes the flow, and every byte arrives in order.
             var received = await Bounded(Task.Run(() => ReadToEndAsync(server.Transport.Input)));
-            await Bounded(send);
+            await Bounded(send.Completion);
             Assert.True(payload.AsSpan().SequenceEqual(received), "the bytes differ from what was sent");
         }
     }
@@ -92,8 +95,8 @@ public sealed class SharedMemoryPipeTests : TestBase
 
             // Examine everything, consume nothing: the next read waits for new bytes and returns old and new together.
             input.AdvanceTo(second.Buffer.Start, second.Buffer.End);
+            // No byte is on its way, so nothing may complete it; a read that returned early anyway would lack the 6 below.
             var pending = input.ReadAsync(TimeoutToken);
-            await Task.Delay(50, TimeoutToken);
             Assert.False(pending.IsCompleted, "a read after examining everything must wait for new bytes");
             await client.Transport.Output.WriteAsync(new byte[] { 6 }, TimeoutToken);
             var third = await Bounded(pending);
@@ -185,16 +188,17 @@ public sealed class SharedMemoryPipeTests : TestBase
         {
             var payload = ConnectionTests.RandomBytes(4 * 1024 * 1024, seed: 7);
             var output = client.Transport.Output;
-            var write = Task.Run(async () => await output.WriteAsync(payload, TimeoutToken));
-            await Task.Delay(200, TimeoutToken);
-            Assert.False(write.IsCompleted, "the writer should wait for the full ring");
+            // One write of it all: once the server holds its limit it takes no more, and 4 MiB cannot fit in the ring.
+            var write = StartWrite(output, payload, complete: false, chunkSize: payload.Length);
+            await WaitUntilAsync(() => BufferedUnread(server.Transport.Input) >= serverOptions.MaxBufferedInputBytes);
+            Assert.False(write.Completion.IsCompleted, "the writer should wait for the full ring");
 
             // Completing from another thread must neither block nor cut the flush short.
             output.Complete();
             Assert.Throws<InvalidOperationException>(() => output.GetSpan());
 
             var received = await Bounded(Task.Run(() => ReadToEndAsync(server.Transport.Input)));
-            await Bounded(write);
+            await Bounded(write.Completion);
             Assert.True(payload.AsSpan().SequenceEqual(received), "the bytes differ from what was sent");
         }
     }
@@ -229,16 +233,13 @@ public sealed class SharedMemoryPipeTests : TestBase
         await using (server)
         {
             var payload = ConnectionTests.RandomBytes(512 * 1024, seed: 8);
-            var write = Task.Run(async () =>
-            {
-                await client.Transport.Output.WriteAsync(payload, TimeoutToken);
-                await client.Transport.Output.CompleteAsync();
-            });
-            await Task.Delay(300, TimeoutToken);
-            Assert.False(write.IsCompleted, "512 KiB went out through a 4 KiB ring to a reader that buffers 64 KiB and reads nothing");
+            // Once the server holds its limit it takes no more, and the rest cannot fit in a 4 KiB ring.
+            var write = StartWrite(client.Transport.Output, payload, complete: true);
+            await WaitUntilAsync(() => BufferedUnread(server.Transport.Input) >= serverOptions.MaxBufferedInputBytes);
+            Assert.False(write.Completion.IsCompleted, "512 KiB went out through a 4 KiB ring to a reader that buffers 64 KiB and reads nothing");
 
             var received = await Bounded(Task.Run(() => ReadToEndAsync(server.Transport.Input)));
-            await Bounded(write);
+            await Bounded(write.Completion);
             Assert.True(payload.AsSpan().SequenceEqual(received), "the bytes differ from what was sent");
         }
     }

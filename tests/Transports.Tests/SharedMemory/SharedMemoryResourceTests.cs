@@ -50,14 +50,19 @@ public sealed class SharedMemoryResourceTests(ITestOutputHelper output) : TestBa
 
         try
         {
-            await Task.Delay(500, TimeoutToken);
+            // Past their spin phase, idle receive threads sleep in the kernel (state S): measure from then on.
+            await WaitUntilAsync(() =>
+            {
+                var receiveThreads = ThreadCpuTicks().Values.Where(t => t.Name.StartsWith("Rpc shm", StringComparison.Ordinal)).ToList();
+                return receiveThreads.Count >= 2 * Pairs && receiveThreads.All(t => t.State == 'S');
+            });
             var threadsBefore = ThreadCpuTicks();
             var (cpuBefore, wallBefore) = (ProcessCpuSeconds(), Stopwatch.GetTimestamp());
             await Task.Delay(5000, TimeoutToken);
             var cpu = ProcessCpuSeconds() - cpuBefore;
             var receiveThreadTicks = 0L;
             var otherThreads = new System.Collections.Generic.List<string>();
-            foreach (var (id, (threadName, ticks)) in ThreadCpuTicks())
+            foreach (var (id, (threadName, ticks, _)) in ThreadCpuTicks())
             {
                 var delta = ticks - (threadsBefore.TryGetValue(id, out var before) ? before.Ticks : 0);
                 if (threadName.StartsWith("Rpc shm", StringComparison.Ordinal))
@@ -110,28 +115,32 @@ public sealed class SharedMemoryResourceTests(ITestOutputHelper output) : TestBa
 
     private async Task<(int Fds, int Threads, int Files)> SettledAsync(int fdTarget, int threadTarget, int fileTarget)
     {
-        var stopwatch = Stopwatch.StartNew();
-        while (true)
+        (int Fds, int Threads, int Files) counts = default;
+        try
         {
-            // Process objects and streams of earlier tests' peers close their pipes only when finalized.
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
-            var fds = FdTargets().Length;
-            var threads = Directory.GetFileSystemEntries("/proc/self/task").Length;
-            var files = ShmTestSupport.DevShmRpcFileCount();
-            if ((fds <= fdTarget && threads <= threadTarget && files <= fileTarget) || stopwatch.Elapsed > TimeSpan.FromSeconds(5))
-            {
-                return (fds, threads, files);
-            }
-
-            await Task.Delay(50, TimeoutToken);
+            await WaitUntilAsync(
+                () =>
+                {
+                    // Process objects and streams of earlier tests' peers close their pipes only when finalized.
+                    GC.Collect();
+                    GC.WaitForPendingFinalizers();
+                    counts = (FdTargets().Length, Directory.GetFileSystemEntries("/proc/self/task").Length, ShmTestSupport.DevShmRpcFileCount());
+                    return counts.Fds <= fdTarget && counts.Threads <= threadTarget && counts.Files <= fileTarget;
+                },
+                TimeSpan.FromSeconds(5));
         }
+        catch (TimeoutException)
+        {
+            // Not settled: the caller's assertions say by how much.
+        }
+
+        return counts;
     }
 
-    /// <summary>utime + stime (ticks) and name of every thread of this process.</summary>
-    private static System.Collections.Generic.Dictionary<string, (string Name, long Ticks)> ThreadCpuTicks()
+    /// <summary>utime + stime (ticks), name and scheduler state (R running, S sleeping, …) of every thread of this process.</summary>
+    private static System.Collections.Generic.Dictionary<string, (string Name, long Ticks, char State)> ThreadCpuTicks()
     {
-        var result = new System.Collections.Generic.Dictionary<string, (string, long)>();
+        var result = new System.Collections.Generic.Dictionary<string, (string, long, char)>();
         foreach (var task in Directory.GetDirectories("/proc/self/task"))
         {
             try
@@ -139,7 +148,7 @@ public sealed class SharedMemoryResourceTests(ITestOutputHelper output) : TestBa
                 var stat = File.ReadAllText(Path.Combine(task, "stat"));
                 var threadName = stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')];
                 var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                result[Path.GetFileName(task)] = (threadName, long.Parse(fields[14 - 3], CultureInfo.InvariantCulture) + long.Parse(fields[15 - 3], CultureInfo.InvariantCulture));
+                result[Path.GetFileName(task)] = (threadName, long.Parse(fields[14 - 3], CultureInfo.InvariantCulture) + long.Parse(fields[15 - 3], CultureInfo.InvariantCulture), fields[0][0]);
             }
             catch (IOException)
             {

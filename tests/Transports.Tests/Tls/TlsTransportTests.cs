@@ -245,15 +245,6 @@ public sealed class TlsTransportTests : TestBase
         Assert.True(after.Threads <= baseline.Threads + 4, $"threads: {baseline.Threads} before, {after.Threads} after 200 cycles");
     }
 
-    /// <summary>The listener reports a failed handshake just after it dropped the connection: wait for it, bounded.</summary>
-    private async Task WaitUntilAsync(Func<bool> condition)
-    {
-        while (!condition())
-        {
-            await Task.Delay(10, TimeoutToken);
-        }
-    }
-
     private async Task CycleAsync(TransportListener listener, int cycles)
     {
         for (var i = 0; i < cycles; i++)
@@ -262,22 +253,6 @@ public sealed class TlsTransportTests : TestBase
             await client.Transport.Output.WriteAsync(new byte[] { 1, 2, 3 }, TimeoutToken);
             await ReadExactlyAsync(server.Transport.Input, 3);
             await Bounded(Task.WhenAll(client.DisposeAsync().AsTask(), server.DisposeAsync().AsTask()));
-        }
-    }
-
-    private async Task<(int Fds, int Threads)> SettledAsync(int fdTarget, int threadTarget)
-    {
-        var stopwatch = Stopwatch.StartNew();
-        while (true)
-        {
-            var fds = Directory.GetFileSystemEntries("/proc/self/fd").Length;
-            var threads = Directory.GetFileSystemEntries("/proc/self/task").Length;
-            if ((fds <= fdTarget && threads <= threadTarget) || stopwatch.Elapsed > TimeSpan.FromSeconds(5))
-            {
-                return (fds, threads);
-            }
-
-            await Task.Delay(50, TimeoutToken);
         }
     }
 }

@@ -12,6 +12,27 @@ namespace Rpc.Protocols.Binary;
 /// <summary>The serving side: incoming calls dispatched to stubs, and their replies.</summary>
 internal sealed partial class BinaryProtocolConnection
 {
+    /// <summary>Gets how many streams this side serves are held because the caller granted no more credit (for tests).</summary>
+    internal int StreamsWaitingForCredit
+    {
+        get
+        {
+            lock (IncomingGate)
+            {
+                var waiting = 0;
+                foreach (var call in _incoming.Values)
+                {
+                    if (call.Credits?.IsWaiting == true)
+                    {
+                        waiting++;
+                    }
+                }
+
+                return waiting;
+            }
+        }
+    }
+
     internal CancellationToken GetServerCallToken(uint id, FrameKind kind)
     {
         if (kind == FrameKind.Notification)
@@ -432,6 +453,17 @@ internal sealed partial class BinaryProtocolConnection
         private TaskCompletionSource? _waiter;
 
         private object Gate => this;
+
+        public bool IsWaiting
+        {
+            get
+            {
+                lock (Gate)
+                {
+                    return _waiter is not null;
+                }
+            }
+        }
 
         public void Grant(int items)
         {
