@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Threading.Tasks;
 using Rpc.Tests;
 
@@ -69,6 +70,9 @@ internal sealed class OutstandingCalls
             }
         }
     }
+
+    /// <summary>Names the calls not completed yet, for the report of a hang.</summary>
+    public string DescribeWaiting() => string.Join(", ", _calls.Where(call => !call.Call.IsCompleted).Select(call => call.Method));
 
     private static async Task DisposeResultAsync(Task<RpcBuffer> call) => (await call.ConfigureAwait(false)).Dispose();
 

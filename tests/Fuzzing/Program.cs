@@ -1,11 +1,12 @@
 using System;
 using System.IO;
+using System.Linq;
 using SharpFuzz;
 
 namespace Rpc.Fuzzing;
 
 /// <summary>
-/// <c>Rpc.Fuzzing --target NAME</c>: runs under <c>afl-fuzz</c> (persistent mode: one process, many inputs).
+/// <c>Rpc.Fuzzing --target NAME</c>: runs under <c>afl-fuzz</c> (one child process runs many inputs).
 /// <c>--seeds NAME DIR</c>: writes the target's starting corpus. <c>--replay NAME FILE...</c>: runs saved inputs once each
 /// and says which break the oracle (to triage a finding).
 /// </summary>
@@ -15,9 +16,11 @@ internal static class Program
     {
         switch (args)
         {
-            case ["--target", var target]:
-                FuzzTargets.Run(target, []); // Unknown names fail here, before AFL++ sees a crash on every input.
-                Fuzzer.Run(stream => FuzzTargets.Run(target, ReadAll(stream)));
+            case ["--target", var target] when FuzzTargets.Names.Contains(target):
+                // Nothing instrumented may run before this: the coverage map it writes to exists only once Run has set it up.
+                // Out of process: a child runs the inputs, so a native crash (a stray access into a guard page) or an AFL++
+                // timeout kills only the child, which is restarted, instead of the fork server and the whole campaign.
+                Fuzzer.OutOfProcess.Run(stream => FuzzTargets.Run(target, ReadAll(stream)));
                 return 0;
             case ["--seeds", var target, var directory]:
                 Console.WriteLine($"{SeedCorpus.Write(target, directory)} seeds written to {directory}.");

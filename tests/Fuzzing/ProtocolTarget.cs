@@ -54,7 +54,7 @@ internal static class ProtocolTarget
             throw new OracleViolationException($"The connection closed with {reason.GetType().FullName}, not an RpcException: {reason.Message}", reason);
         }
 
-        stage.Name = "waiting for the outstanding calls";
+        stage.Name = "waiting for the outstanding calls (" + calls.DescribeWaiting() + ")";
         await calls.CheckAsync(FuzzTargets.InputTimeout).ConfigureAwait(false);
 
         stage.Name = "disposing the connection";

@@ -17,7 +17,7 @@ namespace Rpc.Fuzzing;
 /// endian): 0 peer stores Head (u64); 1 peer stores Tail (u64); 2 peer stores ProducerState (i32); 3 peer stores
 /// ConsumerState (i32); 4 peer writes data (u16 offset, u8 length, bytes); 5 we Read (u16 length); 6 we Write (u16
 /// length, u8 publish); 7 we ask Available and HasSpace; 8 we open a fresh pair of rings over the memory as it is now
-/// (as a new connection would, with the peer's head and tail as starting positions). An operation cut short ends the script.
+/// (as a new connection would, with the peer's head and tail as starting positions, or refusing them). An operation cut short ends the script.
 /// </para>
 /// <para>
 /// Oracle: every call returns or throws <see cref="IOException"/> (a corrupt ring); a read returns at most what was asked
@@ -78,8 +78,16 @@ internal static unsafe class ShmRingTarget
                     Check(() => producer.HasSpace());
                     break;
                 case 8:
-                    consumer = new SpscRing(controlBlock, data.Start, capacity);
-                    producer = new SpscRing(controlBlock, data.Start, capacity);
+                    try
+                    {
+                        consumer = new SpscRing(controlBlock, data.Start, capacity);
+                        producer = new SpscRing(controlBlock, data.Start, capacity);
+                    }
+                    catch (IOException)
+                    {
+                        return; // The positions are inconsistent: the connection is refused before it starts.
+                    }
+
                     break;
                 default:
                     return;
