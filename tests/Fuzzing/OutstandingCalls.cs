@@ -74,7 +74,8 @@ internal sealed class OutstandingCalls
     /// <summary>Names the calls not completed yet, for the report of a hang.</summary>
     public string DescribeWaiting() => string.Join(", ", _calls.Where(call => !call.Call.IsCompleted).Select(call => call.Method));
 
-    private static async Task DisposeResultAsync(Task<RpcBuffer> call) => (await call.ConfigureAwait(false)).Dispose();
+    // A nil reply reads as null: the formatters do not reject nil for a non-nullable result (see tests/Fuzzing/Open).
+    private static async Task DisposeResultAsync(Task<RpcBuffer> call) => (await call.ConfigureAwait(false))?.Dispose();
 
     private static async Task CollectAsync(IAsyncEnumerable<int> stream)
     {
