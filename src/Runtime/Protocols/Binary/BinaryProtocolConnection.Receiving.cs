@@ -293,11 +293,7 @@ internal sealed partial class BinaryProtocolConnection
 
     private void OnError(uint id, ReadOnlySequence<byte> payload)
     {
-        if (!TryTakePending(id, out var entry))
-        {
-            return;
-        }
-
+        // Read before taking the call: an unreadable reply closes the connection, and Close fails only calls still pending.
         var reader = new MessagePackReader(payload);
         RemoteInvocationException error;
         try
@@ -309,7 +305,10 @@ internal sealed partial class BinaryProtocolConnection
             throw new RpcProtocolException($"The peer sent an unreadable error reply: {exception.Message}", exception);
         }
 
-        entry.Call.Fail(error.ErrorCode == RpcErrorCode.MethodNotFound ? NameUnknownMethod(error, entry.Method) : error);
+        if (TryTakePending(id, out var entry))
+        {
+            entry.Call.Fail(error.ErrorCode == RpcErrorCode.MethodNotFound ? NameUnknownMethod(error, entry.Method) : error);
+        }
     }
 
     private void OnStreamItem(uint id, ReadOnlySequence<byte> payload)

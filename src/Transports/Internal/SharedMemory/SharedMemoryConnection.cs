@@ -84,8 +84,18 @@ internal sealed partial class SharedMemoryConnection : ConnectionLifetime, IDupl
     {
         _segment = segment;
         _liveness = liveness;
-        _out = segment.Ring(isServer ? 0 : 1);
-        _in = segment.Ring(isServer ? 1 : 0);
+        try
+        {
+            _out = segment.Ring(isServer ? 0 : 1);
+            _in = segment.Ring(isServer ? 1 : 0);
+        }
+        catch (IOException)
+        {
+            // The peer left the rings' positions inconsistent: the caller disposes the socket, we own the segment.
+            segment.Dispose();
+            throw;
+        }
+
         RemoteEndpoint = remoteEndpoint;
 
         _reader = new InputReader(this, options.MaxBufferedInputBytes);

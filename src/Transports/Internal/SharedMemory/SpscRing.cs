@@ -115,6 +115,13 @@ internal sealed unsafe class SpscRing
         _written = _head;
         _tail = Volatile.Read(ref *TailWord);
         _cachedTail = _tail;
+
+        // The peer can have written both positions before we map the ring: the producer trusts its cached tail until the
+        // ring looks full, so a tail ahead of the head would let a write run past the end of the data.
+        if ((ulong)(_head - _tail) > (ulong)capacity)
+        {
+            throw Corrupt();
+        }
     }
 
     public int Capacity => _capacity;
@@ -204,12 +211,8 @@ internal sealed unsafe class SpscRing
         var free = _capacity - (_written - _cachedTail);
         if (free < source.Length)
         {
-            _cachedTail = Volatile.Read(ref *TailWord);
+            RefreshCachedTail();
             free = _capacity - (_written - _cachedTail);
-            if ((ulong)free > (ulong)_capacity)
-            {
-                throw Corrupt();
-            }
         }
 
         var count = (int)Math.Min(free, source.Length);
@@ -346,8 +349,23 @@ internal sealed unsafe class SpscRing
             return true;
         }
 
-        _cachedTail = Volatile.Read(ref *TailWord);
+        RefreshCachedTail();
         return _written - _cachedTail < _capacity;
+    }
+
+    /// <summary>
+    /// Re-reads the consumer's tail. The tail is the peer's to write: one behind the bytes it may have read, or ahead of
+    /// what we wrote, would make <see cref="Write"/> overwrite unread bytes or copy past the end of the data.
+    /// </summary>
+    private void RefreshCachedTail()
+    {
+        var tail = Volatile.Read(ref *TailWord);
+        if ((ulong)(_written - tail) > (ulong)_capacity)
+        {
+            throw Corrupt();
+        }
+
+        _cachedTail = tail;
     }
 
     // ---- Consumer ----
