@@ -274,6 +274,11 @@ internal sealed partial class BinaryProtocolConnection
             return;
         }
 
+        if (entry.Method.Kind == RpcMethodKind.Stream)
+        {
+            throw FailTakenCall(entry, $"The peer sent a plain reply for call {id}, which is a stream.");
+        }
+
         if (entry.Reader is null)
         {
             entry.Call.Complete();
@@ -323,7 +328,7 @@ internal sealed partial class BinaryProtocolConnection
             }
         }
 
-        if (entry.Reader is null)
+        if (entry.Method.Kind != RpcMethodKind.Stream || entry.Reader is not { } itemReader)
         {
             throw new RpcProtocolException($"The peer sent a stream item for call {id}, which is not a stream.");
         }
@@ -331,7 +336,7 @@ internal sealed partial class BinaryProtocolConnection
         var reader = new MessagePackReader(payload);
         try
         {
-            entry.Reader.Deliver(entry.Call, ref reader);
+            itemReader.Deliver(entry.Call, ref reader);
         }
         catch (RpcProtocolException)
         {
@@ -349,10 +354,29 @@ internal sealed partial class BinaryProtocolConnection
 
     private void OnStreamEnd(uint id)
     {
-        if (TryTakePending(id, out var entry))
+        if (!TryTakePending(id, out var entry))
         {
-            entry.Call.Complete();
+            return;
         }
+
+        if (entry.Method.Kind != RpcMethodKind.Stream)
+        {
+            throw FailTakenCall(entry, $"The peer sent a stream end for call {id}, which is not a stream.");
+        }
+
+        entry.Call.Complete();
+    }
+
+    /// <summary>
+    /// Fails a call already taken off the pending calls for a reply that does not fit it: Close ends only the calls
+    /// still pending, so without this the caller would wait forever.
+    /// </summary>
+    /// <returns>The violation, for the receive loop to close the connection with.</returns>
+    private static RpcProtocolException FailTakenCall(in PendingEntry entry, string message)
+    {
+        var violation = new RpcProtocolException(message);
+        entry.Call.Fail(violation);
+        return violation;
     }
 
     private bool TryTakePending(uint id, out PendingEntry entry)
