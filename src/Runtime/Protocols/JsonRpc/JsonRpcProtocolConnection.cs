@@ -388,17 +388,28 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
                 stackTrace = common.StackTrace;
                 break;
             case JsonElement { ValueKind: JsonValueKind.Object } element:
-                if (element.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String)
-                {
-                    typeName = type.GetString() ?? string.Empty;
-                }
-
-                if (element.TryGetProperty("stack", out var stack) && stack.ValueKind == JsonValueKind.String)
-                {
-                    stackTrace = stack.GetString();
-                }
-
+                typeName = ReadOptionalString(element, "type") ?? string.Empty;
+                stackTrace = ReadOptionalString(element, "stack");
                 break;
+        }
+    }
+
+    /// <summary>Reads an optional detail of a peer's error; one that is not a readable string is left out, not thrown.</summary>
+    private static string? ReadOptionalString(JsonElement element, string name)
+    {
+        if (!element.TryGetProperty(name, out var property) || property.ValueKind != JsonValueKind.String)
+        {
+            return null;
+        }
+
+        try
+        {
+            return property.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            // Invalid UTF-8 inside the string: System.Text.Json validates string contents only when they are decoded.
+            return null;
         }
     }
 
