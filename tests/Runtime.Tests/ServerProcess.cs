@@ -96,7 +96,7 @@ public sealed class ServerProcess : IAsyncDisposable
         }
         catch
         {
-            Kill(process);
+            SpawnedProcess.Kill(process);
             process.Dispose();
             throw;
         }
@@ -105,42 +105,11 @@ public sealed class ServerProcess : IAsyncDisposable
     }
 
     /// <summary>Kills the server with SIGKILL, as a crash would.</summary>
-    public void Kill() => Kill(_process);
+    public void Kill() => SpawnedProcess.Kill(_process);
 
     public async ValueTask DisposeAsync()
     {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.StandardInput.Close();
-                using var graceful = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-                try
-                {
-                    await _process.WaitForExitAsync(graceful.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                    Kill(_process);
-                }
-            }
-        }
-        finally
-        {
-            _process.Dispose();
-        }
+        await SpawnedProcess.StopAsync(_process, TimeSpan.FromSeconds(10));
     }
 
-    private static void Kill(Process process)
-    {
-        try
-        {
-            process.Kill(entireProcessTree: true);
-            process.WaitForExit(5000);
-        }
-        catch (InvalidOperationException)
-        {
-            // Already gone.
-        }
-    }
 }

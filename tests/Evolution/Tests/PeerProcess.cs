@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.IO;
 using System.Threading;
 using System.Threading.Tasks;
+using Rpc.Tests;
 
 namespace Rpc.Evolution.Tests;
 
@@ -58,7 +59,7 @@ public sealed class PeerProcess : IAsyncDisposable
         }
         catch
         {
-            Kill(process);
+            SpawnedProcess.Kill(process);
             process.Dispose();
             throw;
         }
@@ -71,38 +72,7 @@ public sealed class PeerProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.StandardInput.Close();
-                using var graceful = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-                try
-                {
-                    await _process.WaitForExitAsync(graceful.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                    Kill(_process);
-                }
-            }
-        }
-        finally
-        {
-            _process.Dispose();
-        }
+        await SpawnedProcess.StopAsync(_process, TimeSpan.FromSeconds(10));
     }
 
-    private static void Kill(Process process)
-    {
-        try
-        {
-            process.Kill(entireProcessTree: true);
-            process.WaitForExit(5000);
-        }
-        catch (InvalidOperationException)
-        {
-            // Already gone.
-        }
-    }
 }

@@ -72,7 +72,7 @@ public sealed class WorkerProcess : IAsyncDisposable
         }
         catch
         {
-            KillProcess(process);
+            SpawnedProcess.Kill(process);
             process.Dispose();
             throw;
         }
@@ -140,7 +140,7 @@ public sealed class WorkerProcess : IAsyncDisposable
         }
         finally
         {
-            KillProcess(process);
+            SpawnedProcess.Kill(process);
         }
     }
 
@@ -154,7 +154,7 @@ public sealed class WorkerProcess : IAsyncDisposable
         }
         else
         {
-            KillProcess(_process);
+            SpawnedProcess.Kill(_process);
         }
     }
 
@@ -167,45 +167,13 @@ public sealed class WorkerProcess : IAsyncDisposable
             return;
         }
 
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.StandardInput.Close();
-                using var graceful = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-                try
-                {
-                    await _process.WaitForExitAsync(graceful.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                    KillProcess(_process);
-                }
-            }
-        }
-        finally
-        {
-            _process.Dispose();
-        }
+        await SpawnedProcess.StopAsync(_process, TimeSpan.FromSeconds(5));
     }
 
     /// <summary>The log is named after a fresh id, passed before the pid is known; results and READY carry the pid.</summary>
     private static string NewLogPath(string logDirectory) => Path.Combine(logDirectory, $"worker-{Guid.NewGuid():N}.log");
 
     private static IEnumerable<string> WorkerArguments(string log, bool hang) => hang ? ["--log", log, "--hang"] : ["--log", log];
-
-    private static void KillProcess(Process process)
-    {
-        try
-        {
-            process.Kill(entireProcessTree: true);
-            process.WaitForExit(5000);
-        }
-        catch (InvalidOperationException)
-        {
-            // Already gone.
-        }
-    }
 
     /// <summary>
     /// Finds Rpc.WorkerHost.dll beside the tests (when the test project references tests/WorkerHost), else in that
@@ -262,7 +230,7 @@ public sealed class WorkerProcess : IAsyncDisposable
                 }
                 catch (OperationCanceledException)
                 {
-                    KillProcess(process);
+                    SpawnedProcess.Kill(process);
                     throw;
                 }
 
