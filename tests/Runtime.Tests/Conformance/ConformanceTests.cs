@@ -141,6 +141,7 @@ public sealed class ConformanceTests : TestBase
     public async Task A_killed_server_fails_pending_calls_promptly(string transport, RpcProtocol protocol)
     {
         await using var server = await StartServerAsync(transport, protocol);
+        using var leftOvers = EndpointFiles.DeleteLeftOversOnDispose(server.Endpoints[0]);
         await using var connection = await ConnectAsync(server.Endpoints[0], transport, protocol);
         var service = connection.CreateProxy<ITestService>();
         var pending = Enumerable.Range(0, 10).Select(_ => service.SleepAsync(60_000)).ToArray();
@@ -166,6 +167,7 @@ public sealed class ConformanceTests : TestBase
     public async Task A_client_reconnects_after_the_server_restarts(string transport, RpcProtocol protocol)
     {
         var endpoint = TestEndpoints.Create(transport, fixedPort: true);
+        using var leftOvers = EndpointFiles.DeleteLeftOversOnDispose(endpoint);
         await using (var first = await ServerProcess.StartAsync([endpoint], ProtocolArgument(protocol), TestEndpoints.HostArguments(transport), TimeoutToken))
         {
             await using var connection = await ConnectAsync(first.Endpoints[0], transport, protocol);

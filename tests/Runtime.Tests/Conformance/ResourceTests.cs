@@ -21,12 +21,12 @@ public sealed class ResourceTests : TestBase
         // Warm up so lazily created process-wide resources (thread pool threads, epoll) are in the baseline.
         await CycleAsync(endpoint, transport, protocol, 20);
         await WaitUntilAsync(() => server.Connections.Count == 0);
-        var baseline = ResourceCounts.Take();
+        var baseline = ResourceCounts.Take(endpoint);
 
         await CycleAsync(endpoint, transport, protocol, cycles);
         await WaitUntilAsync(() => server.Connections.Count == 0);
 
-        await ResourceCounts.WaitUntilBackToAsync(baseline, TimeoutToken);
+        await ResourceCounts.WaitUntilBackToAsync(baseline, TimeoutToken, endpoint);
     }
 
     private async Task CycleAsync(string endpoint, string transport, RpcProtocol protocol, int cycles)
