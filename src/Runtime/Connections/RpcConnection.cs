@@ -39,10 +39,11 @@ public sealed class RpcConnection : IAsyncDisposable
         Action<Exception?> abortTransport = transportConnection is null
             ? reason => CompletePipe(pipe, reason)
             : reason => transportConnection.Abort(reason);
+        var keepAliveInterval = options.KeepAliveIntervalFor(remoteEndpoint);
         _protocol = options.Protocol switch
         {
-            RpcProtocol.Binary => new BinaryProtocolConnection(pipe, options, abortTransport),
-            RpcProtocol.JsonRpc when RuntimeFeature.IsDynamicCodeSupported => JsonRpcProtocolConnection.Create(pipe, options, abortTransport),
+            RpcProtocol.Binary => new BinaryProtocolConnection(pipe, options, abortTransport, keepAliveInterval),
+            RpcProtocol.JsonRpc when RuntimeFeature.IsDynamicCodeSupported => JsonRpcProtocolConnection.Create(pipe, options, abortTransport, keepAliveInterval),
             RpcProtocol.JsonRpc => throw new PlatformNotSupportedException(
                 "The JSON-RPC protocol runs on StreamJsonRpc, which needs run-time code generation: it is not available in NativeAOT builds. Use RpcProtocol.Binary."),
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Protocol, "Unknown protocol."),

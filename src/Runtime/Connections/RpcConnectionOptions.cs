@@ -29,8 +29,22 @@ public sealed class RpcConnectionOptions
     /// <summary>The default <see cref="FrameTimeout"/>: 30 seconds.</summary>
     public static readonly TimeSpan DefaultFrameTimeout = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// The default <see cref="KeepAliveInterval"/> of <c>tcp://</c> and <c>tls://</c> connections: 30 seconds. Well under
+    /// the idle timeouts of NATs, firewalls and cloud load balancers (commonly 60 s to a few minutes), so the pings also
+    /// keep an idle connection's path open; one small frame per 30 s costs nothing measurable.
+    /// </summary>
+    public static readonly TimeSpan DefaultNetworkKeepAliveInterval = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The default <see cref="KeepAliveTimeout"/>: 20 seconds. Longer than TCP's first retransmissions of a lost segment
+    /// (about 1 + 2 + 4 + 8 s) and a busy peer's garbage-collection pauses, so a congested but live path is not cut;
+    /// short enough that a dead peer is found within 30–80 s with the default interval.
+    /// </summary>
+    public static readonly TimeSpan DefaultKeepAliveTimeout = TimeSpan.FromSeconds(20);
+
     // The longest period a System.Threading.Timer accepts.
-    private static readonly TimeSpan MaxFrameTimeout = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+    private static readonly TimeSpan MaxTimerPeriod = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
 
     /// <summary>Gets the defaults.</summary>
     public static RpcConnectionOptions Default { get; } = new();
@@ -55,6 +69,33 @@ public sealed class RpcConnectionOptions
     /// <see cref="Timeout.InfiniteTimeSpan"/> disables it.
     /// </summary>
     public TimeSpan FrameTimeout { get; set; } = DefaultFrameTimeout;
+
+    /// <summary>
+    /// Gets or sets how long the connection may receive nothing before it sends the peer a ping (binary protocol: a Ping
+    /// frame; JSON-RPC: a request to <c>rpc.ping</c>, which any reply answers, an error from a peer that does not serve it
+    /// included). A ping leaves after one to two intervals of silence; if then nothing at all arrives within
+    /// <see cref="KeepAliveTimeout"/>, the connection closes with a <see cref="KeepAliveTimeoutException"/> as its
+    /// <c>CloseReason</c>, and every pending call fails at once with a <see cref="ConnectionLostException"/> carrying it.
+    /// Time spent while this side has stopped reading on purpose (back-pressure) does not count.
+    /// Default: <see langword="null"/>, which means <see cref="DefaultNetworkKeepAliveInterval"/> on <c>tcp://</c> and
+    /// <c>tls://</c> connections, where a peer's machine or the network can vanish without a word, and off on local
+    /// transports (<c>unix</c>, <c>pipe</c>, <c>shm</c>, child processes, in-memory pipes), where the operating system
+    /// reports a dead peer process at once. Set it on a local connection to find a peer that is alive but stopped
+    /// (SIGSTOP, a debugger, a hang); <see cref="Timeout.InfiniteTimeSpan"/> turns keepalive off.
+    /// </summary>
+    public TimeSpan? KeepAliveInterval { get; set; }
+
+    /// <summary>
+    /// Gets or sets how long, after a keepalive ping, the connection waits for anything from the peer before it closes (see
+    /// <see cref="KeepAliveInterval"/>). Default: <see cref="DefaultKeepAliveTimeout"/>.
+    /// </summary>
+    public TimeSpan KeepAliveTimeout { get; set; } = DefaultKeepAliveTimeout;
+
+    /// <summary>
+    /// Gets or sets the clock of the connection's timers (keepalive, the binary protocol's hello timeout), so tests can run
+    /// them on a fake clock. Default: <see cref="TimeProvider.System"/>.
+    /// </summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
     /// <summary>
     /// Gets or sets whether errors sent to the peer carry the server's stack trace. Default: <see langword="false"/>,
@@ -91,12 +132,33 @@ public sealed class RpcConnectionOptions
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxFrameSize, 1024, nameof(MaxFrameSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(StreamWindow, 1, nameof(StreamWindow));
-        if (FrameTimeout != Timeout.InfiniteTimeSpan && (FrameTimeout <= TimeSpan.Zero || FrameTimeout > MaxFrameTimeout))
+        if (FrameTimeout != Timeout.InfiniteTimeSpan && (FrameTimeout <= TimeSpan.Zero || FrameTimeout > MaxTimerPeriod))
         {
             throw new ArgumentOutOfRangeException(
-                nameof(FrameTimeout), FrameTimeout, $"FrameTimeout must be positive and at most {MaxFrameTimeout.TotalDays:0} days, or Timeout.InfiniteTimeSpan.");
+                nameof(FrameTimeout), FrameTimeout, $"FrameTimeout must be positive and at most {MaxTimerPeriod.TotalDays:0} days, or Timeout.InfiniteTimeSpan.");
         }
 
+        if (KeepAliveInterval is { } interval && interval != Timeout.InfiniteTimeSpan && (interval <= TimeSpan.Zero || interval > MaxTimerPeriod))
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(KeepAliveInterval), interval, $"KeepAliveInterval must be positive and at most {MaxTimerPeriod.TotalDays:0} days, Timeout.InfiniteTimeSpan (off), or null (the transport's default).");
+        }
+
+        if (KeepAliveTimeout <= TimeSpan.Zero || KeepAliveTimeout > MaxTimerPeriod)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(KeepAliveTimeout), KeepAliveTimeout, $"KeepAliveTimeout must be positive and at most {MaxTimerPeriod.TotalDays:0} days: a dead peer must be found in bounded time.");
+        }
+
+        ArgumentNullException.ThrowIfNull(TimeProvider, nameof(TimeProvider));
         ArgumentNullException.ThrowIfNull(Transport, nameof(Transport));
     }
+
+    /// <summary>The keepalive interval of a connection to <paramref name="remoteEndpoint"/>: the set one, or the transport's default.</summary>
+    /// <param name="remoteEndpoint">The transport's description of the peer, which starts with its scheme.</param>
+    internal TimeSpan KeepAliveIntervalFor(string remoteEndpoint) =>
+        KeepAliveInterval
+        ?? (remoteEndpoint.StartsWith("tcp://", StringComparison.OrdinalIgnoreCase) || remoteEndpoint.StartsWith("tls://", StringComparison.OrdinalIgnoreCase)
+            ? DefaultNetworkKeepAliveInterval
+            : Timeout.InfiniteTimeSpan);
 }

@@ -192,7 +192,7 @@ public sealed class ConformanceTests : TestBase
         var running = service.SleepAsync(300);
 
         byte[][] attacks = protocol == RpcProtocol.Binary
-            ? [[0xFF, 0xFF, 0xFF, 0x7F, 1, 1, 0, 0, 0], [5, 0, 0, 0, 99, 1, 0, 0, 0], [200, 0, 0, 0, 1, 1, 0, 0, 0, 7]]
+            ? [Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\n\r\n"), BinaryHello.Before(0xFF, 0xFF, 0xFF, 0x7F, 1, 1, 0, 0, 0), BinaryHello.Before(5, 0, 0, 0, 99, 1, 0, 0, 0), BinaryHello.Before(200, 0, 0, 0, 1, 1, 0, 0, 0, 7)]
             : [Encoding.ASCII.GetBytes("Content-Length: 2147483647\r\n\r\n{"), Encoding.ASCII.GetBytes("Content-Length: abc\r\n\r\n"), Encoding.ASCII.GetBytes("Content-Length: 500\r\n\r\n{\"jsonrpc\":")];
         foreach (var attack in attacks)
         {

@@ -35,7 +35,7 @@ public sealed class FrameTimeoutTests : TestBase
         var idle = service.SleepAsync((int)(2 * FrameTimeout.TotalMilliseconds));
 
         byte[][] halfFrames = protocol == RpcProtocol.Binary
-            ? [[20, 0], [20, 0, 0, 0, 1, 1, 0]]
+            ? [BinaryHello.Before(20, 0), BinaryHello.Before(20, 0, 0, 0, 1, 1, 0)]
             : [Encoding.ASCII.GetBytes("Content-Length: 10"), Encoding.ASCII.GetBytes("Content-Length: 10\r\n"), Encoding.ASCII.GetBytes("Content-Length: 10\r\n\r\n{\"js")];
         var cutAfter = await Task.WhenAll(halfFrames.Select(bytes => TimeUntilCutAsync(server.Endpoints[0], transport, bytes)));
 

@@ -19,9 +19,11 @@ internal sealed partial class BinaryProtocolConnection
         var input = _transport.Input;
         try
         {
-            while (!IsClosed)
+            var helloReceived = await ReceiveHelloAsync(input).ConfigureAwait(false);
+            while (helloReceived && !IsClosed)
             {
                 var result = await input.ReadAsync().ConfigureAwait(false);
+                _keepAlive?.Received();
                 var buffer = result.Buffer;
                 var received = buffer.Length;
                 long left;
@@ -51,10 +53,12 @@ internal sealed partial class BinaryProtocolConnection
                 if (TakeReadPause() is { } pause)
                 {
                     _frameDeadline?.Stop();
+                    _keepAlive?.SetReadingPaused(true);
 
                     // A full dispatcher queue, or a service that made one of this peer's calls wait for room: read nothing
                     // until it ends, so the transport's buffers fill and the peer's sends slow down.
                     await pause.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    _keepAlive?.SetReadingPaused(false);
                 }
 
                 if (stoppedEarly)
@@ -75,10 +79,12 @@ internal sealed partial class BinaryProtocolConnection
                 if (IsBacklogged)
                 {
                     _frameDeadline?.Stop();
+                    _keepAlive?.SetReadingPaused(true);
 
                     // The peer is not reading our replies: stop reading its calls until it does, so back-pressure
                     // reaches it through the transport instead of replies piling up here.
                     await WhenBacklogDrainedAsync().ConfigureAwait(false);
+                    _keepAlive?.SetReadingPaused(false);
                 }
             }
         }
@@ -89,11 +95,76 @@ internal sealed partial class BinaryProtocolConnection
 
         if (error is null && !IsClosed)
         {
-            error = new ConnectionLostException("The peer closed the connection.");
+            error = new ConnectionLostException(_peerVersion > ProtocolHello.CurrentVersion
+                ? $"The peer closed the connection. It announced version {_peerVersion} of Rpc's binary protocol, newer than this side's {ProtocolHello.CurrentVersion}: " +
+                    "if it closed right after the hello, it no longer speaks this side's version (its own error says so)."
+                : "The peer closed the connection.");
         }
 
         Close(error);
         await _transport.Input.CompleteAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Reads the peer's hello (see <see cref="ProtocolHello"/>), which comes before any frame. Frames pipelined behind it
+    /// stay in the pipe for the frame loop.
+    /// </summary>
+    /// <returns><see langword="false"/> when the connection closed first (locally, or by the hello timeout).</returns>
+    private async Task<bool> ReceiveHelloAsync(System.IO.Pipelines.PipeReader input)
+    {
+        while (!IsClosed)
+        {
+            var result = await input.ReadAsync().ConfigureAwait(false);
+            var buffer = result.Buffer;
+            var received = false;
+            try
+            {
+                received = ProtocolHello.TryRead(ref buffer, out _peerVersion);
+            }
+            finally
+            {
+                // Once read, the rest is frames: marked unexamined, so the next read returns them without waiting.
+                input.AdvanceTo(buffer.Start, received ? buffer.Start : buffer.End);
+            }
+
+            if (received)
+            {
+                _helloTimer!.Dispose();
+                return true;
+            }
+
+            if (result.IsCanceled)
+            {
+                return false;
+            }
+
+            if (result.IsCompleted)
+            {
+                throw new ConnectionLostException(buffer.IsEmpty
+                    ? "The peer closed the connection before sending its hello."
+                    : $"The peer closed the connection in the middle of its hello ({buffer.Length} of {ProtocolHello.Size} bytes were received).");
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Closes a connection whose peer has not sent a complete hello within <see cref="Transports.TransportOptions.HandshakeTimeout"/>.</summary>
+    private void OnHelloTimeout() => Close(new RpcProtocolException(
+        $"The peer sent no complete hello within {_options.Transport.HandshakeTimeout.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} s " +
+        "(TransportOptions.HandshakeTimeout): it does not speak Rpc's binary protocol (a JSON-RPC peer waits for a request first), or it is stopped; disconnecting."));
+
+    /// <summary>Sends a keepalive ping; the peer answers with a pong, which, like anything it sends, shows it is alive.</summary>
+    private void SendPing()
+    {
+        try
+        {
+            PostFrame(FrameKind.Ping, Interlocked.Increment(ref _lastPingId), 0, default(EmptyPayload));
+        }
+        catch (ConnectionLostException)
+        {
+            // Closed meanwhile: nothing left to keep alive.
+        }
     }
 
     /// <summary>
@@ -214,7 +285,7 @@ internal sealed partial class BinaryProtocolConnection
         }
 
         kind = (FrameKind)header[FrameHeader.LengthSize];
-        if (kind is < FrameKind.Request or > FrameKind.StreamCredit)
+        if (kind is < FrameKind.Request or > FrameKind.Pong)
         {
             throw new RpcProtocolException($"The peer sent a frame of unknown kind {(byte)kind}.");
         }
@@ -263,6 +334,13 @@ internal sealed partial class BinaryProtocolConnection
                 break;
             case FrameKind.StreamCredit:
                 OnStreamCredit(id, payload);
+                break;
+            case FrameKind.Ping:
+                // Answered from the receive loop, so a busy dispatcher does not delay it past the peer's timeout.
+                PostFrame(FrameKind.Pong, id, 0, default(EmptyPayload));
+                break;
+            case FrameKind.Pong:
+                // Its arrival is the sign of life; the read that brought it already counted.
                 break;
         }
     }

@@ -192,6 +192,22 @@ internal sealed partial class BinaryProtocolConnection
         return true;
     }
 
+    /// <summary>Flushes what was written without a flush (the hello), unless a flush under way picks it up.</summary>
+    private void FlushWritten()
+    {
+        lock (_writeGate)
+        {
+            if (_flushing || IsClosed)
+            {
+                return;
+            }
+
+            _flushing = true;
+        }
+
+        FlushUntilIdle();
+    }
+
     /// <summary>Starts batching the frames this thread writes.</summary>
     private void Cork()
     {

@@ -54,11 +54,23 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
 
     // Null when RpcConnectionOptions.FrameTimeout is infinite.
     private readonly FrameDeadline? _frameDeadline;
+
+    // Null when keepalive is off for this connection.
+    private readonly KeepAlive? _keepAlive;
+    private uint _lastPingId;
+
+    // Bounds the wait for the peer's hello (TransportOptions.HandshakeTimeout); disposed once it arrived.
+    private ITimer? _helloTimer;
+    private ushort _peerVersion;
     private Task? _receiveLoop;
     private int _closed;
     private Exception? _closeReason;
 
-    public BinaryProtocolConnection(IDuplexPipe transport, RpcConnectionOptions options, Action<Exception?> abortTransport)
+    /// <param name="transport">The byte stream to the peer.</param>
+    /// <param name="options">The connection's settings.</param>
+    /// <param name="abortTransport">Releases the transport when the connection closes.</param>
+    /// <param name="keepAliveInterval">The resolved <see cref="RpcConnectionOptions.KeepAliveInterval"/>; infinite for none.</param>
+    public BinaryProtocolConnection(IDuplexPipe transport, RpcConnectionOptions options, Action<Exception?> abortTransport, TimeSpan keepAliveInterval)
     {
         _transport = transport;
         _options = options;
@@ -66,6 +78,12 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
         _callTaskOptions = options.RunContinuationsAsynchronously ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None;
         _dispatchLane = options.Dispatcher?.Options.Ordering == RpcCallOrdering.PerConnectionFifo ? new DispatchLane() : null;
         _frameDeadline = FrameDeadline.Create(options.FrameTimeout, Close);
+        _keepAlive = KeepAlive.Create(keepAliveInterval, options, SendPing, Close);
+
+        // Written now, flushed by Start: the hello goes out before any frame, even one of a call made before Start.
+        Span<byte> hello = stackalloc byte[ProtocolHello.Size];
+        ProtocolHello.Write(hello);
+        transport.Output.Write(hello);
     }
 
     public override Task Completion => _completion.Task;
@@ -107,6 +125,11 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
             throw new InvalidOperationException("The connection has already started.");
         }
 
+        var handshakeTimeout = _options.Transport.HandshakeTimeout;
+        _helloTimer = _options.TimeProvider.CreateTimer(
+            static state => ((BinaryProtocolConnection)state!).OnHelloTimeout(), this, handshakeTimeout, Timeout.InfiniteTimeSpan);
+        _keepAlive?.Start();
+        FlushWritten();
         _receiveLoop = ReceiveLoopAsync();
     }
 
@@ -162,6 +185,8 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
 
         Volatile.Write(ref _closeReason, reason);
         _frameDeadline?.Dispose();
+        _keepAlive?.Dispose();
+        _helloTimer?.Dispose();
         List<PendingEntry> pending;
         lock (PendingGate)
         {

@@ -1,7 +1,7 @@
 namespace Rpc.Protocols.Binary;
 
 /// <summary>
-/// The kinds of binary-protocol frame. A frame is <c>[u32 length, little-endian][u8 kind][u32 id]</c>, then, for the
+/// The kinds of binary-protocol frame. Each side first sends a <see cref="ProtocolHello"/>, then frames. A frame is <c>[u32 length, little-endian][u8 kind][u32 id]</c>, then, for the
 /// three request kinds, <c>[u32 method id]</c>, then the MessagePack payload; the length counts everything after itself.
 /// </summary>
 internal enum FrameKind : byte
@@ -32,6 +32,12 @@ internal enum FrameKind : byte
 
     /// <summary>The caller has room for more stream items. Payload: the number of items, as a MessagePack integer.</summary>
     StreamCredit = 9,
+
+    /// <summary>A keepalive probe; the peer answers at once with a <see cref="Pong"/> of the same id. Id: a sequence number. No payload.</summary>
+    Ping = 10,
+
+    /// <summary>The answer to a <see cref="Ping"/>, with its id. No payload.</summary>
+    Pong = 11,
 }
 
 /// <summary>Sizes of the fixed frame header.</summary>

@@ -32,6 +32,7 @@ internal sealed class FrameLimitPipeReader : PipeReader
     private readonly Action<RpcProtocolException> _onViolation;
     private readonly Func<Task?> _takeReadPause;
     private readonly FrameDeadline? _frameDeadline;
+    private readonly KeepAlive? _keepAlive;
 
     // The buffer last handed to the consumer, and how much of it has been scanned.
     private ReadOnlySequence<byte> _lastBuffer;
@@ -55,8 +56,10 @@ internal sealed class FrameLimitPipeReader : PipeReader
     /// has no such hook, and it reads through here.
     /// </param>
     /// <param name="frameDeadline">Timed while a message is incomplete, or <see langword="null"/> for no limit.</param>
-    public FrameLimitPipeReader(PipeReader inner, int maxFrameSize, Action<RpcProtocolException> onViolation, Func<Task?> takeReadPause, FrameDeadline? frameDeadline)
+    /// <param name="keepAlive">Told of every read and every pause of reading, or <see langword="null"/> when keepalive is off.</param>
+    public FrameLimitPipeReader(PipeReader inner, int maxFrameSize, Action<RpcProtocolException> onViolation, Func<Task?> takeReadPause, FrameDeadline? frameDeadline, KeepAlive? keepAlive)
     {
+        _keepAlive = keepAlive;
         _inner = inner;
         _maxFrameSize = maxFrameSize;
         _onViolation = onViolation;
@@ -110,7 +113,9 @@ internal sealed class FrameLimitPipeReader : PipeReader
     {
         // This side chose not to read: the peer is not to blame for the wait.
         _frameDeadline?.Stop();
+        _keepAlive?.SetReadingPaused(true);
         await pause.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _keepAlive?.SetReadingPaused(false);
         cancellationToken.ThrowIfCancellationRequested();
         return await ReadAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -123,6 +128,7 @@ internal sealed class FrameLimitPipeReader : PipeReader
         _lastBuffer = buffer;
         if (buffer.Length > _scanned)
         {
+            _keepAlive?.Received();
             var completedBefore = _messagesCompleted;
             try
             {

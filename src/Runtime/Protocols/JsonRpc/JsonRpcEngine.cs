@@ -69,8 +69,9 @@ internal sealed class JsonRpcEngine : StreamJsonRpc.JsonRpc
             return base.DispatchRequestAsync(request, targetMethod, cancellationToken);
         }
 
-        // StreamJsonRpc's own methods ($/enumerator/next, $/enumerator/abort) serve streams already started: never rejected.
-        var ownMethod = method.StartsWith("$/", StringComparison.Ordinal);
+        // StreamJsonRpc's own methods ($/enumerator/next, $/enumerator/abort) serve streams already started, and a keepalive
+        // ping must be answered whatever the load: never rejected, never queued.
+        var ownMethod = method.StartsWith("$/", StringComparison.Ordinal) || method == KeepAlive.JsonRpcPingMethod;
         if (_owner.IsRejectingNewCalls && !ownMethod)
         {
             _owner.Options.Dispatcher?.RecordRejected("shutting_down");

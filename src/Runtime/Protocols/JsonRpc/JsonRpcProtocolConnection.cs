@@ -55,12 +55,15 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
     // Null when RpcConnectionOptions.FrameTimeout is infinite.
     private readonly FrameDeadline? _frameDeadline;
 
+    // Null when keepalive is off for this connection.
+    private readonly KeepAlive? _keepAlive;
+
     private int _started;
     private int _closed;
     private Exception? _closeReason;
     private RpcProtocolException? _violation;
 
-    private JsonRpcProtocolConnection(IDuplexPipe pipe, RpcConnectionOptions options, Action<Exception?> abortTransport)
+    private JsonRpcProtocolConnection(IDuplexPipe pipe, RpcConnectionOptions options, Action<Exception?> abortTransport, TimeSpan keepAliveInterval)
     {
         Options = options;
         _abortTransport = abortTransport;
@@ -73,7 +76,8 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
             JsonSerializerOptions = new JsonSerializerOptions { Converters = { new RpcBufferJsonConverter() } },
         };
         _frameDeadline = FrameDeadline.Create(options.FrameTimeout, OnFrameTimeout);
-        var input = new FrameLimitPipeReader(pipe.Input, options.MaxFrameSize, OnViolation, TakeReadPause, _frameDeadline);
+        _keepAlive = KeepAlive.Create(keepAliveInterval, options, SendPing, OnKeepAliveTimeout);
+        var input = new FrameLimitPipeReader(pipe.Input, options.MaxFrameSize, OnViolation, TakeReadPause, _frameDeadline, _keepAlive);
         var handler = new DuplicateRequestRejectingHandler(pipe.Output, input, formatter, this);
         _rpc = new JsonRpcEngine(handler, formatter, this)
         {
@@ -81,6 +85,9 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
             SynchronizationContext = InlineSynchronizationContext.Instance,
         };
         _rpc.Disconnected += OnDisconnected;
+
+        // Served on every connection: a peer's keepalive needs an answer, whichever services this side offers.
+        _rpc.AddLocalRpcMethod(KeepAlive.JsonRpcPingMethod, new Action(static () => { }));
         _dispatchLane = options.Dispatcher?.Options.Ordering == RpcCallOrdering.PerConnectionFifo ? new DispatchLane() : null;
     }
 
@@ -102,9 +109,10 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
     /// <param name="pipe">The transport.</param>
     /// <param name="options">The connection's settings.</param>
     /// <param name="abortTransport">Releases the transport when the connection closes.</param>
+    /// <param name="keepAliveInterval">The resolved <see cref="RpcConnectionOptions.KeepAliveInterval"/>; infinite for none.</param>
     /// <returns>The protocol, not yet started.</returns>
-    public static ProtocolConnection Create(IDuplexPipe pipe, RpcConnectionOptions options, Action<Exception?> abortTransport) =>
-        new JsonRpcProtocolConnection(pipe, options, abortTransport);
+    public static ProtocolConnection Create(IDuplexPipe pipe, RpcConnectionOptions options, Action<Exception?> abortTransport, TimeSpan keepAliveInterval) =>
+        new JsonRpcProtocolConnection(pipe, options, abortTransport, keepAliveInterval);
 
     public override void AddStub(RpcStub stub)
     {
@@ -150,6 +158,7 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
         if (!IsClosed)
         {
             _rpc.StartListening();
+            _keepAlive?.Start();
         }
     }
 
@@ -484,6 +493,27 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
         }
     }
 
+    // ---- Keepalive ----
+
+    /// <summary>
+    /// Sends a keepalive ping: a request, since JSON-RPC has no frame of its own for it. Whatever comes back counts, an
+    /// error from a peer that does not serve <see cref="KeepAlive.JsonRpcPingMethod"/> (-32601) included; so the outcome
+    /// of the call itself is ignored.
+    /// </summary>
+    private void SendPing()
+    {
+        try
+        {
+            Observe(_rpc.InvokeAsync(KeepAlive.JsonRpcPingMethod));
+        }
+        catch (Exception exception) when (exception is ObjectDisposedException or StreamJsonRpc.ConnectionLostException || IsClosed)
+        {
+            // Closed meanwhile: nothing left to keep alive.
+        }
+    }
+
+    private void OnKeepAliveTimeout(KeepAliveTimeoutException timeout) => Close(timeout);
+
     // ---- Closing ----
 
     private void OnViolation(RpcProtocolException violation) => Volatile.Write(ref _violation, violation);
@@ -523,6 +553,7 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
 
         Volatile.Write(ref _closeReason, reason);
         _frameDeadline?.Dispose();
+        _keepAlive?.Dispose();
         CancelQuietly(_closing);
 
         // Pending calls fail with StreamJsonRpc's ConnectionLostException, which CallAsync translates using CloseReason.

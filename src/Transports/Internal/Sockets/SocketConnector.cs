@@ -10,17 +10,43 @@ namespace Rpc.Transports.Internal.Sockets;
 /// <summary>Client-side connect with a timeout, and the start of every connection.</summary>
 internal static class SocketConnector
 {
+    // The operating system's TCP keepalive (see EnableTcpKeepAlive): probe after this many seconds without a segment...
+    internal const int TcpKeepAliveIdleSeconds = 30;
+
+    // ...then every this many seconds...
+    internal const int TcpKeepAliveIntervalSeconds = 10;
+
+    // ...and declare the peer dead after this many unanswered probes: 30 + 3 × 10 = 60 s after the last segment.
+    internal const int TcpKeepAliveProbes = 3;
+
+    /// <summary>Starts a connected socket (both the connecting and the accepting side of every socket transport pass here).</summary>
     public static SocketConnection StartConnection(Socket socket, TransportOptions options, string remoteEndpoint)
     {
         if (socket.AddressFamily is AddressFamily.InterNetwork or AddressFamily.InterNetworkV6)
         {
             // Small RPC frames must leave at once, not wait for Nagle's algorithm to coalesce them.
             socket.NoDelay = true;
+            EnableTcpKeepAlive(socket);
         }
 
         var connection = new SocketConnection(socket, options, remoteEndpoint);
         connection.Start();
         return connection;
+    }
+
+    /// <summary>
+    /// Turns on the kernel's keepalive probes: a safety net below the runtime's own pings
+    /// (<c>RpcConnectionOptions.KeepAliveInterval</c>), for a connection whose pings are turned off. A peer machine that
+    /// vanished then fails the socket's pending receive about a minute after the last segment, instead of after Linux's
+    /// default of two hours and eleven minutes. Probes are sent only while the connection is idle at the TCP level, so they
+    /// cost nothing on a busy connection.
+    /// </summary>
+    private static void EnableTcpKeepAlive(Socket socket)
+    {
+        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, TcpKeepAliveIdleSeconds);
+        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, TcpKeepAliveIntervalSeconds);
+        socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, TcpKeepAliveProbes);
     }
 
     /// <summary>Connects to the first of <paramref name="candidates"/> that accepts, within the connect timeout.</summary>
