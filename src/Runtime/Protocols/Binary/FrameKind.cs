@@ -32,6 +32,12 @@ internal enum FrameKind : byte
 
     /// <summary>The caller has room for more stream items. Payload: the number of items, as a MessagePack integer.</summary>
     StreamCredit = 9,
+
+    /// <summary>
+    /// A flag on the three request kinds: a <see cref="RequestHeader"/> follows the method id. A request without one is
+    /// the same bytes as before headers existed.
+    /// </summary>
+    HasHeader = 0x80,
 }
 
 /// <summary>Sizes of the fixed frame header.</summary>
