@@ -28,4 +28,10 @@ public enum RpcErrorCode
 
     /// <summary>The result could not be serialized by the server.</summary>
     ResultNotSerializable = -32002,
+
+    /// <summary>
+    /// The call's deadline passed before it completed: the caller stopped waiting (<see cref="RpcTimeoutException"/>),
+    /// or the server method stopped because its token fired at the deadline.
+    /// </summary>
+    DeadlineExceeded = -32003,
 }

@@ -6,6 +6,7 @@ internal static class KnownTypeNames
     public const string RpcContractAttribute = "Rpc.RpcContractAttribute";
     public const string RpcMethodAttribute = "Rpc.RpcMethodAttribute";
     public const string RpcIdempotentAttribute = "Rpc.RpcIdempotentAttribute";
+    public const string RpcTimeoutAttribute = "Rpc.RpcTimeoutAttribute";
     public const string RpcBuffer = "Rpc.RpcBuffer";
 
     public const string Task = "System.Threading.Tasks.Task";

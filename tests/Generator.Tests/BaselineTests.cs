@@ -18,11 +18,11 @@ public sealed class BaselineTests
 
         namespace Demo;
 
-        [RpcContract]
+        [RpcContract, RpcTimeout(30000)]
         public interface ICalculator
         {
             Task<int> AddAsync(int a, int b, CancellationToken cancellationToken = default);
-            ValueTask<double> DivideAsync(double a, double b);
+            [RpcTimeout(250)] ValueTask<double> DivideAsync(double a, double b);
             Task ResetAsync();
             void Log(string message);
             IAsyncEnumerable<int> CountAsync(int to, CancellationToken cancellationToken = default);

@@ -317,6 +317,34 @@ public sealed class DiagnosticTests
         """);
 
     [Fact]
+    public void RPC0017_NonPositiveTimeout() => AssertDiagnostic("RPC0017", "RpcTimeout(0)", """
+        [RpcContract]
+        public interface IC
+        {
+            [RpcTimeout(0)] Task M(); // here
+        }
+        """);
+
+    [Fact]
+    public void RPC0017_TimeoutOnNotification() => AssertDiagnostic("RPC0017", "RpcTimeout(100)", """
+        [RpcContract]
+        public interface IC
+        {
+            [RpcTimeout(100)] void M(); // here
+        }
+        """);
+
+    [Fact]
+    public void RPC0017_NegativeContractTimeout() => AssertDiagnostic("RPC0017", "RpcTimeout(-5)", """
+        [RpcContract, RpcTimeout(-5)] // here
+        public interface IC
+        {
+            Task M();
+            Task N();
+        }
+        """);
+
+    [Fact]
     public void RPC0014_DefaultImplementation() => AssertDiagnostic("RPC0014", "M", """
         [RpcContract]
         public interface IC

@@ -88,6 +88,11 @@ internal static class DiagnosticDescriptors
         "Generated class name already taken",
         "The class '{0}' that Rpc generates for contract '{1}' already exists in namespace '{2}'; rename that type or the interface");
 
+    public static readonly DiagnosticDescriptor InvalidTimeout = Error(
+        "RPC0017",
+        "Invalid call timeout",
+        "[RpcTimeout] on '{0}' {1}");
+
     /// <summary>Gets the descriptors by id, for turning a model's <c>DiagnosticInfo</c> back into a diagnostic.</summary>
     public static IReadOnlyDictionary<string, DiagnosticDescriptor> ById { get; } = new Dictionary<string, DiagnosticDescriptor>
     {
@@ -107,6 +112,7 @@ internal static class DiagnosticDescriptors
         [NonAbstractMember.Id] = NonAbstractMember,
         [ReservedWireName.Id] = ReservedWireName,
         [GeneratedNameConflict.Id] = GeneratedNameConflict,
+        [InvalidTimeout.Id] = InvalidTimeout,
     };
 
     private static DiagnosticDescriptor Error(string id, string title, string message) =>

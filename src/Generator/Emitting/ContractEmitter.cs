@@ -159,7 +159,7 @@ internal sealed partial class ContractEmitter
                 : $"{KnownTypeNames.ImmutableArray}.Create({string.Join(", ", method.Parameters.Select(p => Literal(p.Name)))})";
             _writer.WriteLine($"/// <summary>The row of <c>{Xml(method.MethodName)}</c>, wire name <c>{Xml(method.WireName)}</c>.</summary>");
             _writer.WriteLine($"public static readonly {KnownTypeNames.RpcMethod} {method.MemberName} = new {KnownTypeNames.RpcMethod}(");
-            _writer.WriteLine($"    {Literal(method.WireName)}, {KnownTypeNames.RpcMethodKind}.{kind}, {parameterNames}, acceptsCancellation: {(method.CancellationTokenName is null ? "false" : "true")}{(method.IsIdempotent ? ", isIdempotent: true" : string.Empty)});");
+            _writer.WriteLine($"    {Literal(method.WireName)}, {KnownTypeNames.RpcMethodKind}.{kind}, {parameterNames}, acceptsCancellation: {(method.CancellationTokenName is null ? "false" : "true")}{(method.IsIdempotent ? ", isIdempotent: true" : string.Empty)}{(method.TimeoutMilliseconds != 0 ? $", timeoutMilliseconds: {method.TimeoutMilliseconds.ToString(CultureInfo.InvariantCulture)}" : string.Empty)});");
         }
 
         if (_contract.Methods.Count > 0)

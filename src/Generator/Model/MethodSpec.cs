@@ -36,6 +36,7 @@ internal enum ReturnKind
 /// <param name="CancellationTokenName">The cancellation token parameter's identifier, or <see langword="null"/>.</param>
 /// <param name="ReadNames">Names of the locals of the generated arguments reader, clear of every parameter name.</param>
 /// <param name="IsIdempotent">Whether <c>[RpcIdempotent]</c> marks the method safe to run again.</param>
+/// <param name="TimeoutMilliseconds">The <c>[RpcTimeout]</c> of the method or its contract, or 0 for none.</param>
 internal sealed record MethodSpec(
     string MethodName,
     string DeclaringInterfaceTypeName,
@@ -49,7 +50,8 @@ internal sealed record MethodSpec(
     EquatableArray<ParameterSpec> Parameters,
     string? CancellationTokenName,
     ReaderNames ReadNames,
-    bool IsIdempotent);
+    bool IsIdempotent,
+    int TimeoutMilliseconds);
 
 /// <summary>One serialized parameter.</summary>
 /// <param name="Name">The name as declared (what goes on the wire's parameter list).</param>

@@ -94,12 +94,13 @@ internal sealed partial class ContractParser
         _formatterNames = new NameAllocator(s_objectMembers);
         _formatterNames.Reserve(names.Formatters);
 
+        var contractTimeout = ContractTimeout(contract);
         var memberNames = methods.Select(m => _contractNames.Allocate(MemberStem(m.Name), string.Empty, "Id", "Arguments")).ToList();
         var parsed = new List<(IMethodSymbol Method, MethodSpec Spec)>();
         for (var i = 0; i < methods.Count; i++)
         {
             _cancellationToken.ThrowIfCancellationRequested();
-            if (ParseMethod(contract, methods[i], memberNames[i]) is { } spec)
+            if (ParseMethod(contract, methods[i], memberNames[i], contractTimeout) is { } spec)
             {
                 parsed.Add((methods[i], spec));
             }
@@ -201,7 +202,7 @@ internal sealed partial class ContractParser
         }
     }
 
-    private MethodSpec? ParseMethod(INamedTypeSymbol contract, IMethodSymbol method, string memberName)
+    private MethodSpec? ParseMethod(INamedTypeSymbol contract, IMethodSymbol method, string memberName, int contractTimeout)
     {
         var display = MethodDisplay(method);
         var methodLocation = LocationOf(method);
@@ -224,6 +225,7 @@ internal sealed partial class ContractParser
             result = ResolveType(resultType, "the result of method '" + display + "'", ReturnTypeLocation(method));
         }
 
+        var timeout = MethodTimeout(method, display, kind) ?? (kind == ReturnKind.Void ? 0 : contractTimeout);
         var parameters = new List<ParameterSpec>();
         string? cancellationTokenName = null;
         var fieldNames = new NameAllocator(["Write", "Read", "ToPositionalArray", memberName + "Arguments", .. s_objectMembers]);
@@ -265,8 +267,49 @@ internal sealed partial class ContractParser
             Parameters: parameters.ToEquatableArray(),
             CancellationTokenName: cancellationTokenName,
             ReadNames: readNames,
-            IsIdempotent: method.GetAttributes().Any(a => KnownSymbols.Is(a.AttributeClass, _known.RpcIdempotentAttribute)));
+            IsIdempotent: method.GetAttributes().Any(a => KnownSymbols.Is(a.AttributeClass, _known.RpcIdempotentAttribute)),
+            TimeoutMilliseconds: timeout);
     }
+
+    /// <summary>The contract interface's <c>[RpcTimeout]</c>: the default of its methods with a reply, or 0.</summary>
+    private int ContractTimeout(INamedTypeSymbol contract)
+    {
+        var attribute = contract.GetAttributes().FirstOrDefault(a => KnownSymbols.Is(a.AttributeClass, _known.RpcTimeoutAttribute));
+        return attribute is null ? 0 : CheckedTimeout(attribute, "contract " + TypeNames.FullName(contract), _contractLocation);
+    }
+
+    /// <returns>The method's own <c>[RpcTimeout]</c>, or <see langword="null"/> when it has none.</returns>
+    private int? MethodTimeout(IMethodSymbol method, string display, ReturnKind? kind)
+    {
+        var attribute = method.GetAttributes().FirstOrDefault(a => KnownSymbols.Is(a.AttributeClass, _known.RpcTimeoutAttribute));
+        if (attribute is null)
+        {
+            return null;
+        }
+
+        if (kind == ReturnKind.Void)
+        {
+            Report(DiagnosticDescriptors.InvalidTimeout, AttributeLocation(attribute) ?? LocationOf(method), display, "is on a notification (a void method), which has no reply to wait for");
+            return 0;
+        }
+
+        return CheckedTimeout(attribute, display, LocationOf(method));
+    }
+
+    private int CheckedTimeout(AttributeData attribute, string display, LocationInfo? fallback)
+    {
+        var milliseconds = attribute.ConstructorArguments.FirstOrDefault().Value is int value ? value : 0;
+        if (milliseconds <= 0)
+        {
+            Report(DiagnosticDescriptors.InvalidTimeout, AttributeLocation(attribute) ?? fallback, display, "gives " + milliseconds.ToString(CultureInfo.InvariantCulture) + " ms; a timeout is a positive number of milliseconds");
+            return 0;
+        }
+
+        return milliseconds;
+    }
+
+    private LocationInfo? AttributeLocation(AttributeData attribute) =>
+        LocationInfo.From(attribute.ApplicationSyntaxReference?.GetSyntax(_cancellationToken).GetLocation());
 
     /// <returns>The parameter's spec, or <see langword="null"/> for the cancellation token or an invalid parameter.</returns>
     private ParameterSpec? ParseParameter(IMethodSymbol method, string display, IParameterSymbol parameter, int tokenCount, NameAllocator fieldNames)

@@ -9,6 +9,7 @@ internal sealed class KnownSymbols
     {
         RpcMethodAttribute = compilation.GetTypeByMetadataName(KnownTypeNames.RpcMethodAttribute);
         RpcIdempotentAttribute = compilation.GetTypeByMetadataName(KnownTypeNames.RpcIdempotentAttribute);
+        RpcTimeoutAttribute = compilation.GetTypeByMetadataName(KnownTypeNames.RpcTimeoutAttribute);
         RpcBuffer = compilation.GetTypeByMetadataName(KnownTypeNames.RpcBuffer);
         Task = compilation.GetTypeByMetadataName(KnownTypeNames.Task);
         TaskOfT = compilation.GetTypeByMetadataName(KnownTypeNames.TaskOfT);
@@ -38,6 +39,8 @@ internal sealed class KnownSymbols
     public INamedTypeSymbol? RpcMethodAttribute { get; }
 
     public INamedTypeSymbol? RpcIdempotentAttribute { get; }
+
+    public INamedTypeSymbol? RpcTimeoutAttribute { get; }
 
     public INamedTypeSymbol? RpcBuffer { get; }
 

@@ -92,8 +92,8 @@ public sealed class RpcConnectionOptions
     public TimeSpan KeepAliveTimeout { get; set; } = DefaultKeepAliveTimeout;
 
     /// <summary>
-    /// Gets or sets the clock of the connection's timers (keepalive, the binary protocol's hello timeout), so tests can run
-    /// them on a fake clock. Default: <see cref="TimeProvider.System"/>.
+    /// Gets or sets the clock of the connection's timers (call deadlines on both sides, keepalive, the binary protocol's
+    /// hello timeout), so tests can run them on a fake clock. Default: <see cref="TimeProvider.System"/>.
     /// </summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
@@ -125,6 +125,21 @@ public sealed class RpcConnectionOptions
     /// </summary>
     public RpcDispatcher? Dispatcher { get; set; }
 
+    /// <summary>
+    /// Gets or sets the timeout of every call made on this connection that neither an <see cref="RpcCallOptions"/> scope
+    /// nor <see cref="RpcTimeoutAttribute"/> gives one: past it the caller gets <see cref="RpcTimeoutException"/> and the
+    /// peer is told to stop. Notifications have none. Default: <see cref="Timeout.InfiniteTimeSpan"/> (no timeout).
+    /// </summary>
+    public TimeSpan DefaultCallTimeout { get; set; } = Timeout.InfiniteTimeSpan;
+
+    /// <summary>
+    /// Gets or sets whether calls made while serving an incoming call with a deadline inherit its remaining time (like
+    /// gRPC's deadline propagation): such a call's deadline is the earlier of its own and the incoming call's. Applies to
+    /// the incoming calls of this connection, whichever connection the outgoing call uses. Default:
+    /// <see langword="false"/>.
+    /// </summary>
+    public bool PropagateDeadlines { get; set; }
+
     /// <summary>Gets or sets the transport settings.</summary>
     public TransportOptions Transport { get; set; } = new();
 
@@ -148,6 +163,11 @@ public sealed class RpcConnectionOptions
         {
             throw new ArgumentOutOfRangeException(
                 nameof(KeepAliveTimeout), KeepAliveTimeout, $"KeepAliveTimeout must be positive and at most {MaxTimerPeriod.TotalDays:0} days: a dead peer must be found in bounded time.");
+
+        if (DefaultCallTimeout != Timeout.InfiniteTimeSpan && (DefaultCallTimeout <= TimeSpan.Zero || DefaultCallTimeout > RpcCallOptions.MaxTimeout))
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(DefaultCallTimeout), DefaultCallTimeout, $"DefaultCallTimeout must be positive and at most {RpcCallOptions.MaxTimeout.TotalDays:0} days, or Timeout.InfiniteTimeSpan.");
         }
 
         ArgumentNullException.ThrowIfNull(TimeProvider, nameof(TimeProvider));

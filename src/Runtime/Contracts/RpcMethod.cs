@@ -27,8 +27,11 @@ public sealed class RpcMethod
     /// <param name="parameterNames">The parameter names in order, without the cancellation token.</param>
     /// <param name="acceptsCancellation">Whether the method takes a trailing <c>CancellationToken</c>.</param>
     /// <param name="isIdempotent">Whether <c>[RpcIdempotent]</c> marks the method safe to run more than once.</param>
-    public RpcMethod(string wireName, RpcMethodKind kind, ImmutableArray<string> parameterNames, bool acceptsCancellation, bool isIdempotent = false)
+    /// <param name="timeoutMilliseconds">The <c>[RpcTimeout]</c> of the method (or its interface), or 0 for none.</param>
+    public RpcMethod(string wireName, RpcMethodKind kind, ImmutableArray<string> parameterNames, bool acceptsCancellation, bool isIdempotent = false, int timeoutMilliseconds = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(timeoutMilliseconds);
+        Timeout = timeoutMilliseconds == 0 ? null : TimeSpan.FromMilliseconds(timeoutMilliseconds);
         IsIdempotent = isIdempotent;
         ArgumentException.ThrowIfNullOrEmpty(wireName);
         WireName = wireName;
@@ -58,6 +61,12 @@ public sealed class RpcMethod
     /// so a work queue may re-run it on another worker when the first dies mid-call.
     /// </summary>
     public bool IsIdempotent { get; }
+
+    /// <summary>
+    /// Gets the timeout <c>[RpcTimeout]</c> gives each call of the method, or <see langword="null"/>: then the
+    /// connection's <see cref="RpcConnectionOptions.DefaultCallTimeout"/> applies.
+    /// </summary>
+    public TimeSpan? Timeout { get; }
 
     /// <summary>Computes the binary-protocol id of a wire name (the generator computes the same value at build time).</summary>
     /// <param name="wireName">The wire name.</param>

@@ -86,7 +86,7 @@ internal sealed partial class BinaryProtocolConnection
         {
             if (_pending.Remove(id, out var entry))
             {
-                entry.Registration.Unregister();
+                entry.Release();
                 return true;
             }
 
@@ -121,12 +121,18 @@ internal sealed partial class BinaryProtocolConnection
     internal StreamReceiver<TItem> StartStream<TArguments, TItem>(RpcMethod method, in TArguments arguments, RpcFormatter<TItem> itemFormatter, CancellationToken methodToken, CancellationToken enumeratorToken)
         where TArguments : struct, IRpcArguments<TArguments>
     {
+        var timeout = RpcCallOptions.TimeoutOf(method, _options);
         var receiver = new StreamReceiver<TItem>(this, _options.StreamWindow, methodToken, enumeratorToken);
         var id = AddPending(new PendingEntry(receiver, method, itemFormatter, default));
         receiver.Start(id);
+        if (timeout != Timeout.InfiniteTimeSpan && !StartDeadline(id, timeout))
+        {
+            return receiver;
+        }
+
         try
         {
-            PostFrame(FrameKind.StreamRequest, id, method.Id, new ArgumentsPayload<TArguments>(arguments));
+            PostFrame(FrameKind.StreamRequest, id, method.Id, HeaderFor(timeout), new ArgumentsPayload<TArguments>(arguments));
             PostFrame(FrameKind.StreamCredit, id, 0, new CreditPayload(_options.StreamWindow));
         }
         catch (Exception exception)
@@ -166,6 +172,7 @@ internal sealed partial class BinaryProtocolConnection
     private ValueTask Send<TArguments>(RpcMethod method, FrameKind kind, in TArguments arguments, IPendingCall call, RpcResultReader? reader, CancellationToken cancellationToken)
         where TArguments : struct, IRpcArguments<TArguments>
     {
+        var timeout = RpcCallOptions.TimeoutOf(method, _options);
         uint id;
         try
         {
@@ -182,9 +189,14 @@ internal sealed partial class BinaryProtocolConnection
             RegisterCancellation(id, cancellationToken);
         }
 
+        if (timeout != Timeout.InfiniteTimeSpan && !StartDeadline(id, timeout))
+        {
+            return default;
+        }
+
         try
         {
-            return SendFrame(kind, id, method.Id, new ArgumentsPayload<TArguments>(arguments));
+            return SendFrame(kind, id, method.Id, HeaderFor(timeout), new ArgumentsPayload<TArguments>(arguments));
         }
         catch (Exception exception)
         {
@@ -248,8 +260,63 @@ internal sealed partial class BinaryProtocolConnection
             }
         }
 
+        entry.Release();
         entry.Call.Cancel(cancellationToken);
         SendCancelQuietly(id);
+    }
+
+    private static RequestHeader HeaderFor(TimeSpan timeout) => timeout == Timeout.InfiniteTimeSpan ? default : new RequestHeader(timeout);
+
+    /// <summary>Arms the deadline of a registered call (a timer on the connection's clock).</summary>
+    /// <returns><see langword="false"/> when the call already ended (its deadline passed): it must not be sent.</returns>
+    private bool StartDeadline(uint id, TimeSpan timeout)
+    {
+        if (timeout <= TimeSpan.Zero)
+        {
+            OnDeadlineExceeded(id, peerKnowsCall: false);
+            return false;
+        }
+
+        var timer = _options.TimeProvider.CreateTimer(
+            static state =>
+            {
+                var (connection, id) = ((BinaryProtocolConnection, uint))state!;
+                connection.OnDeadlineExceeded(id, peerKnowsCall: true);
+            },
+            (this, id),
+            timeout,
+            Timeout.InfiniteTimeSpan);
+        lock (PendingGate)
+        {
+            if (_pending.TryGetValue(id, out var entry))
+            {
+                _pending[id] = entry with { DeadlineTimer = timer };
+                return true;
+            }
+        }
+
+        // Timed out (or cancelled, or closed) before it was sent: nothing to send, nothing left to guard.
+        timer.Dispose();
+        return false;
+    }
+
+    private void OnDeadlineExceeded(uint id, bool peerKnowsCall)
+    {
+        PendingEntry entry;
+        lock (PendingGate)
+        {
+            if (!_pending.Remove(id, out entry))
+            {
+                return;
+            }
+        }
+
+        entry.Release();
+        entry.Call.Fail(new RpcTimeoutException($"The call to '{entry.Method.WireName}' did not complete before its deadline."));
+        if (peerKnowsCall)
+        {
+            SendCancelQuietly(id);
+        }
     }
 
     private void SendCancelQuietly(uint id)

@@ -199,7 +199,7 @@ internal sealed partial class BinaryProtocolConnection
             while (!IsClosed)
             {
                 var remaining = buffer;
-                if (!TryReadFrame(ref buffer, out var kind, out var id, out var methodId, out var payload))
+                if (!TryReadFrame(ref buffer, out var kind, out var id, out var methodId, out var requestHeader, out var payload))
                 {
                     return false;
                 }
@@ -216,7 +216,7 @@ internal sealed partial class BinaryProtocolConnection
                     _dispatchSlotReserved = true;
                 }
 
-                ProcessFrame(kind, id, methodId, payload);
+                ProcessFrame(kind, id, methodId, requestHeader, payload);
                 if (IsBacklogged || IsReadPauseRequested)
                 {
                     return true;
@@ -253,11 +253,12 @@ internal sealed partial class BinaryProtocolConnection
     /// Takes one complete frame off the front of <paramref name="buffer"/>. The length prefix is checked against the
     /// limit as soon as its four bytes arrive, before anything else is buffered: a forged 2 GiB length disconnects.
     /// </summary>
-    private bool TryReadFrame(ref ReadOnlySequence<byte> buffer, out FrameKind kind, out uint id, out uint methodId, out ReadOnlySequence<byte> payload)
+    private bool TryReadFrame(ref ReadOnlySequence<byte> buffer, out FrameKind kind, out uint id, out uint methodId, out RequestHeader requestHeader, out ReadOnlySequence<byte> payload)
     {
         kind = default;
         id = 0;
         methodId = 0;
+        requestHeader = default;
         payload = default;
         if (buffer.Length < FrameHeader.LengthSize)
         {
@@ -285,9 +286,16 @@ internal sealed partial class BinaryProtocolConnection
         }
 
         kind = (FrameKind)header[FrameHeader.LengthSize];
+        var hasRequestHeader = (kind & FrameKind.HasHeader) != 0;
+        kind &= ~FrameKind.HasHeader;
         if (kind is < FrameKind.Request or > FrameKind.Pong)
         {
-            throw new RpcProtocolException($"The peer sent a frame of unknown kind {(byte)kind}.");
+            throw new RpcProtocolException($"The peer sent a frame of unknown kind {header[FrameHeader.LengthSize]}.");
+        }
+
+        if (hasRequestHeader && !FrameHeader.HasMethodId(kind))
+        {
+            throw new RpcProtocolException($"The peer sent a {kind} frame flagged with a request header, which only requests carry.");
         }
 
         id = BinaryPrimitives.ReadUInt32LittleEndian(header[(FrameHeader.LengthSize + 1)..]);
@@ -305,17 +313,22 @@ internal sealed partial class BinaryProtocolConnection
 
         payload = buffer.Slice(headerSize, FrameHeader.LengthSize + length - headerSize);
         buffer = buffer.Slice(FrameHeader.LengthSize + length);
+        if (hasRequestHeader)
+        {
+            requestHeader = RequestHeader.Read(ref payload);
+        }
+
         return true;
     }
 
-    private void ProcessFrame(FrameKind kind, uint id, uint methodId, ReadOnlySequence<byte> payload)
+    private void ProcessFrame(FrameKind kind, uint id, uint methodId, in RequestHeader requestHeader, ReadOnlySequence<byte> payload)
     {
         switch (kind)
         {
             case FrameKind.Request:
             case FrameKind.Notification:
             case FrameKind.StreamRequest:
-                OnIncomingCall(kind, id, methodId, payload);
+                OnIncomingCall(kind, id, methodId, requestHeader, payload);
                 break;
             case FrameKind.Response:
                 OnResponse(id, payload);
@@ -463,7 +476,7 @@ internal sealed partial class BinaryProtocolConnection
         {
             if (_pending.Remove(id, out entry))
             {
-                entry.Registration.Unregister();
+                entry.Release();
                 return true;
             }
 

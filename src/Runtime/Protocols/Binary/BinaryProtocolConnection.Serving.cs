@@ -149,8 +149,9 @@ internal sealed partial class BinaryProtocolConnection
     internal void CompleteMethodNotFound(uint id, FrameKind kind) =>
         FinishIncoming(id, kind, new ErrorPayload(RpcErrorCode.MethodNotFound, string.Empty, "The stub serving this method id has no such method.", null));
 
-    private void OnIncomingCall(FrameKind kind, uint id, uint methodId, ReadOnlySequence<byte> payload)
+    private void OnIncomingCall(FrameKind kind, uint id, uint methodId, in RequestHeader requestHeader, ReadOnlySequence<byte> payload)
     {
+        DateTimeOffset? deadline = null;
         if (kind != FrameKind.Notification)
         {
             if (id == 0)
@@ -173,6 +174,12 @@ internal sealed partial class BinaryProtocolConnection
                 FinishIncoming(id, kind, new ErrorPayload(RpcErrorCode.ServerShuttingDown, string.Empty, "The server is shutting down and accepts no new calls.", null));
                 return;
             }
+
+            // A notification has no reply to be late for: its deadline, if a peer sent one, is ignored.
+            if (requestHeader.Deadline is { } remaining)
+            {
+                deadline = StartIncomingDeadline(id, remaining);
+            }
         }
         else if (IsRejectingNewCalls)
         {
@@ -194,7 +201,19 @@ internal sealed partial class BinaryProtocolConnection
             return;
         }
 
-        Invoke(stub, kind, id, methodId, payload);
+        Invoke(stub, kind, id, methodId, payload, deadline);
+    }
+
+    /// <summary>Makes the call's token fire when the caller's deadline passes (time spent queued counts).</summary>
+    /// <returns>The deadline, for propagation.</returns>
+    private DateTimeOffset StartIncomingDeadline(uint id, TimeSpan remaining)
+    {
+        lock (IncomingGate)
+        {
+            var call = new IncomingCall();
+            _incoming.Add(id, call);
+            return call.StartDeadline(remaining, _options.TimeProvider);
+        }
     }
 
     /// <summary>Runs a call a dispatcher worker took from the queue; completes when its reply has been sent.</summary>
@@ -203,6 +222,7 @@ internal sealed partial class BinaryProtocolConnection
         try
         {
             Task finished = Task.CompletedTask;
+            DateTimeOffset? deadline = null;
             if (call.Kind != FrameKind.Notification)
             {
                 lock (IncomingGate)
@@ -214,6 +234,7 @@ internal sealed partial class BinaryProtocolConnection
                     }
 
                     finished = state.WhenFinished();
+                    deadline = state.Deadline;
                 }
             }
 
@@ -223,7 +244,7 @@ internal sealed partial class BinaryProtocolConnection
                 return;
             }
 
-            Invoke(call.Stub, call.Kind, call.Id, call.MethodId, call.Payload);
+            Invoke(call.Stub, call.Kind, call.Id, call.MethodId, call.Payload, deadline);
             call.ReleasePayload();
             await finished.ConfigureAwait(false);
         }
@@ -237,13 +258,22 @@ internal sealed partial class BinaryProtocolConnection
         }
     }
 
-    private void Invoke(RpcStub stub, FrameKind kind, uint id, uint methodId, ReadOnlySequence<byte> payload)
+    private void Invoke(RpcStub stub, FrameKind kind, uint id, uint methodId, ReadOnlySequence<byte> payload, DateTimeOffset? deadline)
     {
         var reader = new MessagePackReader(payload);
         try
         {
             using var dispatching = EnterDispatch();
-            stub.Dispatch(methodId, ref reader, new RpcServerCall(this, id, kind));
+            if (deadline is { } propagated && _options.PropagateDeadlines)
+            {
+                // The implementation's async flow captures the scope at its first await, so its later calls inherit it.
+                using var inherited = RpcCallOptions.Propagate(propagated);
+                stub.Dispatch(methodId, ref reader, new RpcServerCall(this, id, kind));
+            }
+            else
+            {
+                stub.Dispatch(methodId, ref reader, new RpcServerCall(this, id, kind));
+            }
         }
         catch (InvalidArgumentsException exception)
         {
@@ -415,6 +445,11 @@ internal sealed partial class BinaryProtocolConnection
 
     private ErrorPayload ErrorFor(uint id, Exception exception)
     {
+        if (exception is OperationCanceledException && DeadlineExpired(id))
+        {
+            return new ErrorPayload(RpcErrorCode.DeadlineExceeded, exception.GetType().FullName ?? string.Empty, "The call's deadline passed before it completed.", null);
+        }
+
         if (exception is OperationCanceledException && WasCancelled(id))
         {
             return new ErrorPayload(RpcErrorCode.Cancelled, exception.GetType().FullName ?? string.Empty, "The call was cancelled.", null);
@@ -436,6 +471,14 @@ internal sealed partial class BinaryProtocolConnection
             exception.GetType().FullName ?? string.Empty,
             exception.Message,
             _options.IncludeExceptionStackTraces ? exception.ToString() : null);
+    }
+
+    private bool DeadlineExpired(uint id)
+    {
+        lock (IncomingGate)
+        {
+            return _incoming.TryGetValue(id, out var call) && call.DeadlineExpired;
+        }
     }
 
     private bool WasCancelled(uint id)

@@ -28,12 +28,17 @@ internal sealed partial class BinaryProtocolConnection
     /// back-pressure and more than <see cref="MaxBacklogBytes"/> wait to be sent: then it completes when they have drained.
     /// </summary>
     private ValueTask SendFrame<TPayload>(FrameKind kind, uint id, uint methodId, in TPayload payload)
+        where TPayload : struct, IFramePayload =>
+        SendFrame(kind, id, methodId, default, payload);
+
+    /// <inheritdoc cref="SendFrame{TPayload}(FrameKind, uint, uint, in TPayload)"/>
+    private ValueTask SendFrame<TPayload>(FrameKind kind, uint id, uint methodId, in RequestHeader requestHeader, in TPayload payload)
         where TPayload : struct, IFramePayload
     {
         var frame = FrameBuffer.ForCurrentThread();
         try
         {
-            var writer = frame.Begin(kind, id, methodId);
+            var writer = frame.Begin(kind, id, methodId, requestHeader);
             payload.Write(ref writer);
             var length = frame.End(ref writer);
             if (length > _options.MaxFrameSize)
@@ -52,9 +57,14 @@ internal sealed partial class BinaryProtocolConnection
 
     /// <summary>Writes a frame nobody waits on (replies, cancellations, credits, notifications).</summary>
     private void PostFrame<TPayload>(FrameKind kind, uint id, uint methodId, in TPayload payload)
+        where TPayload : struct, IFramePayload =>
+        PostFrame(kind, id, methodId, default, payload);
+
+    /// <inheritdoc cref="PostFrame{TPayload}(FrameKind, uint, uint, in TPayload)"/>
+    private void PostFrame<TPayload>(FrameKind kind, uint id, uint methodId, in RequestHeader requestHeader, in TPayload payload)
         where TPayload : struct, IFramePayload
     {
-        var sent = SendFrame(kind, id, methodId, payload);
+        var sent = SendFrame(kind, id, methodId, requestHeader, payload);
         if (!sent.IsCompleted)
         {
             // Only a backlog wait is ever pending; a failure there is a close, which reports itself.

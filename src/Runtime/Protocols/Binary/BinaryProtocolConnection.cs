@@ -199,7 +199,7 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
                 reason is null ? "The connection was closed." : $"The connection was lost: {reason.Message}", reason);
         foreach (var entry in pending)
         {
-            entry.Registration.Unregister();
+            entry.Release();
 
             // The caller's own cancellation wins over a concurrent loss of the connection.
             if (entry.CallerToken.IsCancellationRequested)
@@ -246,12 +246,24 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
         public CancellationToken CallerToken { get; } = callerToken;
 
         public CancellationTokenRegistration Registration { get; init; }
+
+        /// <summary>Gets the timer of the call's deadline, if it has one.</summary>
+        public ITimer? DeadlineTimer { get; init; }
+
+        /// <summary>Stops watching the caller's token and the deadline once the call is taken off the pending calls.</summary>
+        public void Release()
+        {
+            Registration.Unregister();
+            DeadlineTimer?.Dispose();
+        }
     }
 
     /// <summary>State of an incoming call that needs more than its id: a token, or stream credits.</summary>
     private sealed class IncomingCall
     {
         private CancellationTokenSource? _cancellation;
+        private ITimer? _deadlineTimer;
+        private volatile bool _deadlineExpired;
 
         public StreamCredits? Credits { get; set; }
 
@@ -261,11 +273,43 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
 
         public CancellationTokenSource GetOrCreateCancellation() => _cancellation ??= new CancellationTokenSource();
 
+        /// <summary>Gets the caller's deadline on this side's clock, or <see langword="null"/> when it sent none.</summary>
+        public DateTimeOffset? Deadline { get; private set; }
+
+        /// <summary>Gets whether the token fired because the deadline passed (rather than the caller cancelling).</summary>
+        public bool DeadlineExpired => _deadlineExpired;
+
+        /// <summary>Fires the call's token once <paramref name="remaining"/> has passed on <paramref name="clock"/>.</summary>
+        public DateTimeOffset StartDeadline(TimeSpan remaining, TimeProvider clock)
+        {
+            var cancellation = GetOrCreateCancellation();
+            Deadline = clock.GetUtcNow() + remaining;
+            if (remaining <= TimeSpan.Zero)
+            {
+                _deadlineExpired = true;
+                cancellation.Cancel();
+                return Deadline.Value;
+            }
+
+            _deadlineTimer = clock.CreateTimer(
+                static state =>
+                {
+                    var call = (IncomingCall)state!;
+                    call._deadlineExpired = true;
+                    CancelQuietly(call._cancellation!);
+                },
+                this,
+                remaining,
+                Timeout.InfiniteTimeSpan);
+            return Deadline.Value;
+        }
+
         /// <summary>Completes when the call's reply has been sent (or the connection closed).</summary>
         public Task WhenFinished() => (_finished ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
 
         public void Release()
         {
+            _deadlineTimer?.Dispose();
             _cancellation?.Dispose();
             SignalFinished();
         }

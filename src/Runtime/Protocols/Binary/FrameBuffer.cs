@@ -29,19 +29,28 @@ internal sealed class FrameBuffer : IBufferWriter<byte>
     public int WrittenCount => _written;
 
     /// <summary>Starts a frame: reserves the header and returns a writer for the payload.</summary>
-    public MessagePackWriter Begin(FrameKind kind, uint id, uint methodId)
+    public MessagePackWriter Begin(FrameKind kind, uint id, uint methodId) => Begin(kind, id, methodId, default);
+
+    /// <summary>Starts a request frame with a <see cref="RequestHeader"/> (none, and no flag, when it is empty).</summary>
+    public MessagePackWriter Begin(FrameKind kind, uint id, uint methodId, RequestHeader requestHeader)
     {
         _written = 0;
         var headerSize = FrameHeader.HasMethodId(kind) ? FrameHeader.RequestSize : FrameHeader.Size;
-        var header = GetSpan(headerSize);
-        header[FrameHeader.LengthSize] = (byte)kind;
+        var requestHeaderSize = requestHeader.Size;
+        var header = GetSpan(headerSize + requestHeaderSize);
+        header[FrameHeader.LengthSize] = (byte)(requestHeaderSize == 0 ? kind : kind | FrameKind.HasHeader);
         BinaryPrimitives.WriteUInt32LittleEndian(header[(FrameHeader.LengthSize + 1)..], id);
         if (headerSize == FrameHeader.RequestSize)
         {
             BinaryPrimitives.WriteUInt32LittleEndian(header[FrameHeader.Size..], methodId);
         }
 
-        Advance(headerSize);
+        if (requestHeaderSize != 0)
+        {
+            requestHeader.Write(header.Slice(headerSize, requestHeaderSize));
+        }
+
+        Advance(headerSize + requestHeaderSize);
         return new MessagePackWriter(this);
     }
 

@@ -38,6 +38,12 @@ internal enum FrameKind : byte
 
     /// <summary>The answer to a <see cref="Ping"/>, with its id. No payload.</summary>
     Pong = 11,
+
+    /// <summary>
+    /// A flag on the three request kinds: a <see cref="RequestHeader"/> follows the method id. A request without one is
+    /// the same bytes as before headers existed.
+    /// </summary>
+    HasHeader = 0x80,
 }
 
 /// <summary>Sizes of the fixed frame header.</summary>

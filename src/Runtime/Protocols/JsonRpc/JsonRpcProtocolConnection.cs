@@ -198,7 +198,10 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
             return Task.FromException<TResult>(Lost());
         }
 
-        return CallAsync<TResult>(method.WireName, arguments.ToPositionalArray(), cancellationToken);
+        var timeout = RpcCallOptions.TimeoutOf(method, Options);
+        return timeout == Timeout.InfiniteTimeSpan
+            ? CallAsync<TResult>(method.WireName, arguments.ToPositionalArray(), cancellationToken)
+            : CallWithDeadlineAsync<TResult>(method, arguments.ToPositionalArray(), timeout, cancellationToken);
     }
 
     public override Task InvokeAsync<TArguments>(RpcMethod method, in TArguments arguments, CancellationToken cancellationToken)
@@ -213,7 +216,10 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
             return Task.FromException(Lost());
         }
 
-        return CallAsync(method.WireName, arguments.ToPositionalArray(), cancellationToken);
+        var timeout = RpcCallOptions.TimeoutOf(method, Options);
+        return timeout == Timeout.InfiniteTimeSpan
+            ? CallAsync(method.WireName, arguments.ToPositionalArray(), cancellationToken)
+            : CallWithDeadlineAsync<bool>(method, arguments.ToPositionalArray(), timeout, cancellationToken, hasResult: false);
     }
 
     public override ValueTask<TResult> InvokeValueTaskAsync<TArguments, TResult>(RpcMethod method, in TArguments arguments, RpcFormatter<TResult> resultFormatter, CancellationToken cancellationToken) =>
@@ -513,6 +519,31 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
     }
 
     private void OnKeepAliveTimeout(KeepAliveTimeoutException timeout) => Close(timeout);
+
+    /// <summary>
+    /// A call with a deadline: JSON-RPC carries no deadline to the peer, so it is enforced here, as a cancellation
+    /// (StreamJsonRpc tells the peer with <c>$/cancelRequest</c>) that the caller sees as <see cref="RpcTimeoutException"/>.
+    /// </summary>
+    private async Task<T> CallWithDeadlineAsync<T>(RpcMethod method, object?[] arguments, TimeSpan timeout, CancellationToken cancellationToken, bool hasResult = true)
+    {
+        using var deadline = new CancellationTokenSource(timeout, Options.TimeProvider);
+        using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token) : null;
+        var token = linked?.Token ?? deadline.Token;
+        try
+        {
+            if (!hasResult)
+            {
+                await CallAsync(method.WireName, arguments, token).ConfigureAwait(false);
+                return default!;
+            }
+
+            return await CallAsync<T>(method.WireName, arguments, token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException exception) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new RpcTimeoutException($"The call to '{method.WireName}' did not complete before its deadline.", exception);
+        }
+    }
 
     // ---- Closing ----
 
