@@ -1,6 +1,7 @@
 using System;
 using System.IO.Pipelines;
 using System.Threading.Tasks;
+using Rpc.Protocols.Binary;
 using Rpc.Tests;
 
 namespace Rpc.Fuzzing;
@@ -9,7 +10,8 @@ namespace Rpc.Fuzzing;
 /// Targets <c>binary</c> and <c>jsonrpc</c>: the input is every byte a hostile peer sends to one connection, which serves
 /// <see cref="ITestService"/> and <see cref="ICallback"/> (the server side: frame decoder, stubs, generated argument
 /// formatters) and has the <see cref="OutstandingCalls"/> waiting for replies (the client side: replies, errors and stream
-/// items read by the generated result formatters). The input then ends, as when the peer closes.
+/// items read by the generated result formatters). The input then ends, as when the peer closes. A binary input is what
+/// the peer sends after its hello, which the target sends first.
 /// </summary>
 /// <remarks>
 /// Oracle, for any input: the connection closes within <see cref="FuzzTargets.InputTimeout"/>; its close reason is none
@@ -44,6 +46,12 @@ internal static class ProtocolTarget
         var calls = OutstandingCalls.Start(connection.CreateProxy<ITestService>());
 
         stage.Name = "writing the input";
+        if (protocol == RpcProtocol.Binary)
+        {
+            // Past the hello, or every input would stop there: the inputs are what a peer sends after it.
+            await fromPeer.Writer.WriteAsync(ProtocolHello.Bytes.ToArray()).ConfigureAwait(false);
+        }
+
         await fromPeer.Writer.WriteAsync(input).ConfigureAwait(false);
         await fromPeer.Writer.CompleteAsync().ConfigureAwait(false);
 

@@ -4,6 +4,7 @@ using System.IO;
 using System.IO.Pipelines;
 using System.Threading;
 using System.Threading.Tasks;
+using Rpc.Protocols.Binary;
 using Rpc.Tests;
 
 namespace Rpc.Fuzzing;
@@ -110,7 +111,9 @@ internal static class SeedCorpus
         await relay.ConfigureAwait(false);
         lock (recording)
         {
-            return recording.ToArray();
+            // The target sends the binary hello itself before each input (see ProtocolTarget).
+            var recorded = recording.ToArray();
+            return protocol == RpcProtocol.Binary ? recorded[ProtocolHello.Length..] : recorded;
         }
     }
 

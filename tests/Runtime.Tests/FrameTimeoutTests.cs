@@ -17,7 +17,7 @@ public sealed class FrameTimeoutTests : TestBase
         client.Start();
         var pending = client.CreateProxy<ITestService>().AddAsync(1, 2);
 
-        await peer.Output.WriteAsync(halfFrame, TimeoutToken);
+        await peer.Output.WriteAsync(protocol == RpcProtocol.Binary ? RawBinaryPeer.AfterHello(halfFrame) : halfFrame, TimeoutToken);
 
         var lost = await Assert.ThrowsAsync<ConnectionLostException>(() => pending).WaitAsync(TimeoutToken);
         var reason = Assert.IsType<RpcProtocolException>(lost.InnerException);

@@ -22,9 +22,8 @@ public sealed class FrameTimeoutTests : TestBase
     {
         await using var server = await ServerProcess.StartAsync(
             [TestEndpoints.Create(transport)],
-            protocol == RpcProtocol.JsonRpc ? "json" : "binary",
-            [.. TestEndpoints.HostArguments(transport), "--frame-timeout", FrameTimeout.TotalMilliseconds.ToString(System.Globalization.CultureInfo.InvariantCulture)],
-            TimeoutToken);
+            arguments: [.. TestEndpoints.HostArguments(transport), "--frame-timeout", FrameTimeout.TotalMilliseconds.ToString(System.Globalization.CultureInfo.InvariantCulture)],
+            cancellationToken: TimeoutToken);
         await using var healthy = await RpcConnection.ConnectAsync(
             server.Endpoints[0], new RpcConnectionOptions { Protocol = protocol, Transport = TestEndpoints.ClientTransport(transport) }, TimeoutToken);
         var service = healthy.CreateProxy<ITestService>();
@@ -35,7 +34,7 @@ public sealed class FrameTimeoutTests : TestBase
         var idle = service.SleepAsync((int)(2 * FrameTimeout.TotalMilliseconds));
 
         byte[][] halfFrames = protocol == RpcProtocol.Binary
-            ? [[20, 0], [20, 0, 0, 0, 1, 1, 0]]
+            ? [RawBinaryPeer.AfterHello([20, 0]), RawBinaryPeer.AfterHello([20, 0, 0, 0, 1, 1, 0])]
             : [Encoding.ASCII.GetBytes("Content-Length: 10"), Encoding.ASCII.GetBytes("Content-Length: 10\r\n"), Encoding.ASCII.GetBytes("Content-Length: 10\r\n\r\n{\"js")];
         var cutAfter = await Task.WhenAll(halfFrames.Select(bytes => TimeUntilCutAsync(server.Endpoints[0], transport, bytes)));
 

@@ -19,6 +19,7 @@ internal sealed partial class BinaryProtocolConnection
         var input = _transport.Input;
         try
         {
+            await ReceiveHelloAsync(input).ConfigureAwait(false);
             while (!IsClosed)
             {
                 var result = await input.ReadAsync().ConfigureAwait(false);
@@ -94,6 +95,49 @@ internal sealed partial class BinaryProtocolConnection
 
         Close(error);
         await _transport.Input.CompleteAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Reads and checks the peer's <see cref="ProtocolHello"/>, which comes before its first frame; a hello that stops
+    /// part-way is timed like a frame.
+    /// </summary>
+    /// <exception cref="RpcProtocolException">The peer's first bytes are not a hello.</exception>
+    /// <exception cref="ConnectionLostException">The peer closed the connection before its hello was complete.</exception>
+    private async ValueTask ReceiveHelloAsync(System.IO.Pipelines.PipeReader input)
+    {
+        while (true)
+        {
+            var result = await input.ReadAsync().ConfigureAwait(false);
+            var buffer = result.Buffer;
+            if (buffer.Length >= ProtocolHello.Length)
+            {
+                _frameDeadline?.Stop();
+                try
+                {
+                    ProtocolHello.Validate(buffer);
+                }
+                finally
+                {
+                    // Frames may follow in the same read: consume only the hello, so the next read returns them at once.
+                    input.AdvanceTo(buffer.GetPosition(ProtocolHello.Length));
+                }
+
+                return;
+            }
+
+            input.AdvanceTo(buffer.Start, buffer.End);
+            if (result.IsCompleted || result.IsCanceled)
+            {
+                throw new ConnectionLostException(buffer.IsEmpty
+                    ? "The peer closed the connection."
+                    : $"The peer closed the connection in the middle of its hello ({buffer.Length} of {ProtocolHello.Length} bytes were received).");
+            }
+
+            if (!buffer.IsEmpty && _frameDeadline is { IsArmed: false } deadline)
+            {
+                deadline.Start();
+            }
+        }
     }
 
     /// <summary>

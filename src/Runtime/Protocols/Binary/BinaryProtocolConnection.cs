@@ -107,6 +107,7 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
             throw new InvalidOperationException("The connection has already started.");
         }
 
+        SendHello();
         _receiveLoop = ReceiveLoopAsync();
     }
 
