@@ -11,7 +11,7 @@ using Rpc.Samples;
 // The demo. Usage: Calculator.Client [--server <path to Calculator.Server(.dll)>] [--endpoint <endpoint> --format binary|json]
 // Without --endpoint it starts the server as a child process listening on a Unix socket, TCP, a named pipe and shared
 // memory, and shows the same calls over each (a streamed result, a cancelled call and a remote exception over the first),
-// then starts a second server as an RpcChildProcess connected over anonymous pipes. It exits non-zero if anything is
+// then JSON-RPC calls to the first endpoint (a server endpoint serves both protocols), then starts a second server as an RpcChildProcess connected over anonymous pipes. It exits non-zero if anything is
 // not as expected: 1 (with one line on stderr when the server cannot be reached), 2 for a bad command line.
 return await CommandLine.RunAsync("Calculator.Client", () => RunAsync(args));
 
@@ -57,6 +57,10 @@ static async Task<int> RunAsync(string[] args)
         await RunOverEndpointAsync(server.Endpoints[i], options, showEverything: i == 0);
     }
 
+    // The same endpoint serves the other protocol too: the server tells them apart by the client's first byte.
+    var otherProtocol = protocol == RpcProtocol.Binary ? RpcProtocol.JsonRpc : RpcProtocol.Binary;
+    await RunOverEndpointAsync(server.Endpoints[0], new RpcConnectionOptions { Protocol = otherProtocol }, showEverything: false);
+
     var exitCode = await server.StopAsync();
     Console.WriteLine($"server exited with code {exitCode}");
 
@@ -79,7 +83,7 @@ static async Task<int> RunAsync(string[] args)
 static async Task RunOverEndpointAsync(string endpoint, RpcConnectionOptions options, bool showEverything)
 {
     await using var connection = await RpcConnection.ConnectAsync(endpoint, options);
-    await RunDemoAsync(endpoint, connection.CreateProxy<ICalculator>(), showEverything);
+    await RunDemoAsync($"{endpoint} ({options.Protocol})", connection.CreateProxy<ICalculator>(), showEverything);
 }
 
 static async Task RunDemoAsync(string label, ICalculator calculator, bool showEverything)

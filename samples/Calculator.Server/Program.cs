@@ -6,8 +6,9 @@ using Calculator;
 using Rpc;
 using Rpc.Samples;
 
-// Usage: Calculator.Server --endpoint unix:///tmp/calc.sock [--endpoint tcp://127.0.0.1:5000] [--format binary|json]
+// Usage: Calculator.Server --endpoint unix:///tmp/calc.sock [--endpoint tcp://127.0.0.1:5000]
 //        Calculator.Server --serve-parent   (as a child started with RpcChildProcess)
+// Each endpoint serves both protocols (binary and JSON-RPC 2.0): the client chooses.
 // Prints "listening on <endpoint>" for each endpoint, then serves until Ctrl+C, SIGTERM, or its stdin closes when
 // started with --stop-on-stdin-close (how the demo client runs it, so a crashed parent never leaves it behind).
 // A bad command line exits 2, an endpoint it cannot listen on 1, each with one line on stderr.
@@ -16,7 +17,6 @@ return await CommandLine.RunAsync("Calculator.Server", () => RunAsync(args));
 static async Task<int> RunAsync(string[] args)
 {
     var endpoints = new List<string>();
-    var protocol = RpcProtocol.Binary;
     var stopOnStdinClose = false;
     for (var i = 0; i < args.Length; i++)
     {
@@ -24,14 +24,6 @@ static async Task<int> RunAsync(string[] args)
         {
             case "--endpoint" when i + 1 < args.Length:
                 endpoints.Add(args[++i]);
-                break;
-            case "--format" when i + 1 < args.Length:
-                protocol = args[++i] switch
-                {
-                    "binary" => RpcProtocol.Binary,
-                    "json" => RpcProtocol.JsonRpc,
-                    var other => throw new ArgumentException($"Unknown format '{other}': use binary or json."),
-                };
                 break;
             case "--stop-on-stdin-close":
                 stopOnStdinClose = true;
@@ -41,7 +33,7 @@ static async Task<int> RunAsync(string[] args)
                 await RpcChildProcess.ServeParentAsync<ICalculator>(new CalculatorService());
                 return 0;
             default:
-                Console.Error.WriteLine("usage: Calculator.Server --endpoint <unix:///path|tcp://host:port>... [--format binary|json] [--stop-on-stdin-close]");
+                Console.Error.WriteLine("usage: Calculator.Server --endpoint <unix:///path|tcp://host:port>... [--stop-on-stdin-close]");
                 return CommandLine.UsageError;
         }
     }
@@ -51,11 +43,11 @@ static async Task<int> RunAsync(string[] args)
         endpoints.Add("unix:///tmp/calc.sock");
     }
 
-    await using var server = new RpcServer(new RpcServerOptions { Connection = { Protocol = protocol } })
+    await using var server = new RpcServer()
         .AddService<ICalculator>(new CalculatorService());
     foreach (var endpoint in endpoints)
     {
-        Console.WriteLine($"listening on {await server.ListenAsync(endpoint)} ({protocol})");
+        Console.WriteLine($"listening on {await server.ListenAsync(endpoint)} (binary and JSON-RPC)");
     }
 
     using var stop = new CancellationTokenSource();

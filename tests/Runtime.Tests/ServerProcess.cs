@@ -31,9 +31,14 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
-    public static async Task<ServerProcess> StartAsync(IEnumerable<string> endpoints, string protocol = "binary", IEnumerable<string>? arguments = null, CancellationToken cancellationToken = default)
+    /// <summary>Starts the test host as a server of <c>ITestService</c> on <paramref name="endpoints"/>.</summary>
+    /// <param name="endpoints">The endpoints to listen on.</param>
+    /// <param name="onlyProtocol">"binary" or "json" to serve only that protocol, or <see langword="null"/> for both (the default).</param>
+    /// <param name="arguments">More arguments, for example <see cref="Conformance.TestEndpoints.HostArguments"/>.</param>
+    /// <param name="cancellationToken">Cancels the start (the process is killed).</param>
+    public static async Task<ServerProcess> StartAsync(IEnumerable<string> endpoints, string? onlyProtocol = null, IEnumerable<string>? arguments = null, CancellationToken cancellationToken = default)
     {
-        var all = new List<string> { "--protocol", protocol };
+        var all = onlyProtocol is null ? new List<string>() : ["--protocol", onlyProtocol];
         all.AddRange(arguments ?? []);
         var count = 0;
         foreach (var endpoint in endpoints)

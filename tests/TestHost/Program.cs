@@ -7,7 +7,8 @@ using Rpc.Tests.Groups;
 
 // Usage: Rpc.TestHost --endpoint <endpoint> [--endpoint <endpoint>…] [--protocol binary|json] [--stack-traces] [--tls-pfx <file>]
 //                     [--frame-timeout <milliseconds>]
-//   Prints "READY <bound endpoint>" per endpoint, then serves until stdin closes or the process is killed.
+//   Prints "READY <bound endpoint>" per endpoint, then serves until stdin closes or the process is killed. Its endpoints
+//   serve both protocols; --protocol restricts them to one.
 // Or:    Rpc.TestHost --subscribe <endpoint> --topic <topic> [--protocol binary|json] [--tls-ca <file>]
 //   A subscriber: connects to a publisher serving IFeed, serves IGroupMember there (its id is this process's id), subscribes
 //   to the topic, prints "READY <pid>", then runs until stdin closes, the publisher goes away or the process is killed.
@@ -24,7 +25,9 @@ for (var i = 0; i < args.Length; i++)
             endpoints.Add(args[++i]);
             break;
         case "--protocol":
+            // The subscriber speaks it; the server serves only it.
             options.Connection.Protocol = args[++i] == "json" ? RpcProtocol.JsonRpc : RpcProtocol.Binary;
+            options.Protocols = options.Connection.Protocol == RpcProtocol.JsonRpc ? RpcProtocols.JsonRpc : RpcProtocols.Binary;
             break;
         case "--frame-timeout":
             options.Connection.FrameTimeout = TimeSpan.FromMilliseconds(int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture));

@@ -143,6 +143,19 @@ public sealed class RpcConnectionOptions
     /// <summary>Gets or sets the transport settings.</summary>
     public TransportOptions Transport { get; set; } = new();
 
+    /// <summary>Gets these settings with <paramref name="protocol"/>: a server's connection speaks what its client chose.</summary>
+    internal RpcConnectionOptions WithProtocol(RpcProtocol protocol)
+    {
+        if (protocol == Protocol)
+        {
+            return this;
+        }
+
+        var copy = (RpcConnectionOptions)MemberwiseClone();
+        copy.Protocol = protocol;
+        return copy;
+    }
+
     internal void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxFrameSize, 1024, nameof(MaxFrameSize));

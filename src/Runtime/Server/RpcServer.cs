@@ -4,14 +4,19 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
+using Rpc.Server;
 using Rpc.Transports;
 
 namespace Rpc;
 
 /// <summary>
-/// Serves contracts to every client that connects on its endpoints: many concurrent clients, any mix of transports,
-/// graceful shutdown.
+/// Serves contracts to every client that connects on its endpoints: many concurrent clients, any mix of transports and
+/// of both protocols on one endpoint, graceful shutdown.
 /// </summary>
+/// <remarks>
+/// Each endpoint tells a binary client from a JSON-RPC one by the first byte it sends (<see cref="RpcProtocols"/>), so
+/// <see cref="RpcConnectionOptions.Protocol"/> in <see cref="RpcServerOptions.Connection"/> is ignored: clients choose.
+/// </remarks>
 /// <example>
 /// <code>
 /// await using var server = new RpcServer().AddService&lt;ICalculator&gt;(new Calculator());
@@ -24,6 +29,9 @@ public sealed class RpcServer : IAsyncDisposable
     private readonly List<Action<RpcConnection>> _services = [];
     private readonly List<(TransportListener Listener, Task AcceptLoop)> _listeners = [];
     private readonly ConcurrentDictionary<RpcConnection, byte> _connections = new();
+
+    // Accepted clients whose first byte (their protocol) is awaited, each bounded by TransportOptions.HandshakeTimeout.
+    private readonly HashSet<Task> _opening = [];
     private readonly CancellationTokenSource _stopping = new();
     private Task? _stopTask;
 
@@ -33,6 +41,7 @@ public sealed class RpcServer : IAsyncDisposable
     {
         _options = options ?? new RpcServerOptions();
         _options.Connection.Validate();
+        RpcServerOptions.ValidateProtocols(_options.Protocols, nameof(options));
     }
 
     /// <summary>Gets the connections currently open.</summary>
@@ -49,6 +58,13 @@ public sealed class RpcServer : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>
+    /// Raised (for tests and diagnostics) when an accepted client is closed before it became a connection: it sent
+    /// nothing within <see cref="TransportOptions.HandshakeTimeout"/> (<see cref="TimeoutException"/>), its first byte
+    /// belongs to no protocol, or to one its endpoint does not serve (<see cref="RpcProtocolException"/>).
+    /// </summary>
+    internal event Action<Exception>? ClientRefused;
 
     /// <summary>
     /// Raised for each accepted connection after its services are added and before it starts, so a handler can add
@@ -87,13 +103,31 @@ public sealed class RpcServer : IAsyncDisposable
         return this;
     }
 
-    /// <summary>Binds an endpoint and starts accepting connections on it. Call once per endpoint.</summary>
+    /// <summary>
+    /// Binds an endpoint and starts accepting connections on it, serving the protocols of
+    /// <see cref="RpcServerOptions.Protocols"/>. Call once per endpoint.
+    /// </summary>
     /// <param name="endpoint">For example <c>unix:///tmp/calc.sock</c> or <c>tcp://127.0.0.1:0</c>.</param>
     /// <param name="cancellationToken">Cancels the bind.</param>
     /// <returns>The endpoint as bound.</returns>
     /// <exception cref="ObjectDisposedException">The server is stopping or stopped.</exception>
-    public async Task<string> ListenAsync(string endpoint, CancellationToken cancellationToken = default)
+    public Task<string> ListenAsync(string endpoint, CancellationToken cancellationToken = default) =>
+        ListenAsync(endpoint, _options.Protocols, cancellationToken);
+
+    /// <summary>
+    /// Binds an endpoint that serves only <paramref name="protocols"/> and starts accepting connections on it. A client of
+    /// another protocol is closed at once: a JSON-RPC client first reads an error response (code -32600, id null), a
+    /// binary one sees the connection close. Call once per endpoint.
+    /// </summary>
+    /// <param name="endpoint">For example <c>unix:///tmp/calc.sock</c> or <c>tcp://127.0.0.1:0</c>.</param>
+    /// <param name="protocols">The protocols this endpoint serves, instead of <see cref="RpcServerOptions.Protocols"/>.</param>
+    /// <param name="cancellationToken">Cancels the bind.</param>
+    /// <returns>The endpoint as bound.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="protocols"/> names no protocol, or an unknown one.</exception>
+    /// <exception cref="ObjectDisposedException">The server is stopping or stopped.</exception>
+    public async Task<string> ListenAsync(string endpoint, RpcProtocols protocols, CancellationToken cancellationToken = default)
     {
+        RpcServerOptions.ValidateProtocols(protocols, nameof(protocols));
         ObjectDisposedException.ThrowIf(_stopping.IsCancellationRequested, this);
         var listener = await RpcTransports.ListenAsync(endpoint, _options.Connection.Transport, cancellationToken).ConfigureAwait(false);
         lock (_listeners)
@@ -104,7 +138,7 @@ public sealed class RpcServer : IAsyncDisposable
                 throw new ObjectDisposedException(nameof(RpcServer));
             }
 
-            _listeners.Add((listener, AcceptLoopAsync(listener)));
+            _listeners.Add((listener, AcceptLoopAsync(listener, protocols)));
         }
 
         return listener.Endpoint;
@@ -152,6 +186,14 @@ public sealed class RpcServer : IAsyncDisposable
         }
 
         await Task.WhenAll(listeners.Select(l => l.AcceptLoop)).ConfigureAwait(false);
+        Task[] opening;
+        lock (_opening)
+        {
+            opening = [.. _opening];
+        }
+
+        // Clients still silent are closed now; those that spoke meanwhile become connections that refuse new calls.
+        await Task.WhenAll(opening).ConfigureAwait(false);
 
         var connections = RejectNewCalls();
 
@@ -199,7 +241,7 @@ public sealed class RpcServer : IAsyncDisposable
         }
     }
 
-    private async Task AcceptLoopAsync(TransportListener listener)
+    private async Task AcceptLoopAsync(TransportListener listener, RpcProtocols protocols)
     {
         while (!_stopping.IsCancellationRequested)
         {
@@ -222,13 +264,60 @@ public sealed class RpcServer : IAsyncDisposable
                 return;
             }
 
-            Accept(transport);
+            // Off the loop and concurrently: a client that is slow to send its first byte delays no other client.
+            var opening = Task.Run(() => OpenAsync(transport, protocols), CancellationToken.None);
+            lock (_opening)
+            {
+                _opening.Add(opening);
+            }
+
+            _ = opening.ContinueWith(
+                static (task, state) =>
+                {
+                    var set = (HashSet<Task>)state!;
+                    lock (set)
+                    {
+                        set.Remove(task);
+                    }
+                },
+                _opening,
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
         }
     }
 
-    private void Accept(TransportConnection transport)
+    /// <summary>Waits for the client's first byte, then serves it in the protocol that byte names, or closes it.</summary>
+    private async Task OpenAsync(TransportConnection transport, RpcProtocols served)
     {
-        var connection = RpcConnection.Create(transport, _options.Connection);
+        RpcProtocol protocol;
+        try
+        {
+            protocol = await ProtocolSniffer.DetectAsync(
+                transport.Transport.Input, transport.RemoteEndpoint, _options.Connection.Transport.HandshakeTimeout, _stopping.Token).ConfigureAwait(false);
+            // NativeAOT has no JSON-RPC (StreamJsonRpc needs run-time code generation): its clients are refused like any other.
+            if (!served.Serves(protocol) || (protocol == RpcProtocol.JsonRpc && !System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported))
+            {
+                throw await ProtocolSniffer.RefuseAsync(transport.Transport.Output, protocol, served, transport.RemoteEndpoint).ConfigureAwait(false);
+            }
+        }
+        catch (Exception exception)
+        {
+            if (!_stopping.IsCancellationRequested)
+            {
+                ClientRefused?.Invoke(exception);
+            }
+
+            await transport.DisposeAsync().ConfigureAwait(false);
+            return;
+        }
+
+        Accept(transport, protocol);
+    }
+
+    private void Accept(TransportConnection transport, RpcProtocol protocol)
+    {
+        var connection = RpcConnection.Create(transport, _options.Connection.WithProtocol(protocol));
         try
         {
             lock (_services)

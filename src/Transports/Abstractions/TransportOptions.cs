@@ -23,8 +23,9 @@ public sealed class TransportOptions
     /// of <c>tls://</c>, the segment hand-over of <c>shm://</c>) before it closes that connection. Handshakes run
     /// concurrently, off the accept loop, so a silent or stopped client delays no other client; this bounds how long it
     /// holds a connection the application never sees. Must be positive and finite. Transports without a handshake
-    /// (<c>unix</c>, <c>tcp</c>, <c>pipe</c>) ignore it; on <c>tls://</c>, <see cref="TlsOptions.HandshakeTimeout"/> applies
-    /// as well and the shorter one wins. Default: 10 s.
+    /// (<c>unix</c>, <c>tcp</c>, <c>pipe</c>) have nothing to bound; on <c>tls://</c>, <see cref="TlsOptions.HandshakeTimeout"/>
+    /// applies as well and the shorter one wins. An Rpc server then gives each client as long again, on every transport, to
+    /// send its first byte (which tells its protocol). Default: 10 s.
     /// </summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
 

@@ -11,8 +11,8 @@ using Rpc.Transports;
 namespace Rpc.Tests.Conformance;
 
 /// <summary>
-/// The same tests for every transport and both protocols, against a server in another process: what a user may rely on
-/// whichever endpoint string they pick.
+/// The same tests for every transport and both protocols, against a server in another process (its endpoints serve both
+/// protocols, as every server's do by default): what a user may rely on whichever endpoint string they pick.
 /// </summary>
 public sealed class ConformanceTests : TestBase
 {
@@ -35,7 +35,7 @@ public sealed class ConformanceTests : TestBase
     [MemberData(nameof(Matrix))]
     public async Task Calls_records_and_remote_exceptions(string transport, RpcProtocol protocol)
     {
-        await using var server = await StartServerAsync(transport, protocol);
+        await using var server = await StartServerAsync(transport);
         await using var connection = await ConnectAsync(server.Endpoints[0], transport, protocol);
         var service = connection.CreateProxy<ITestService>();
 
@@ -60,7 +60,7 @@ public sealed class ConformanceTests : TestBase
     [MemberData(nameof(Matrix))]
     public async Task A_thousand_calls_in_flight(string transport, RpcProtocol protocol)
     {
-        await using var server = await StartServerAsync(transport, protocol);
+        await using var server = await StartServerAsync(transport);
         await using var connection = await ConnectAsync(server.Endpoints[0], transport, protocol);
         var service = connection.CreateProxy<ITestService>();
 
@@ -73,7 +73,7 @@ public sealed class ConformanceTests : TestBase
     [MemberData(nameof(Matrix))]
     public async Task Streams_and_callbacks(string transport, RpcProtocol protocol)
     {
-        await using var server = await StartServerAsync(transport, protocol);
+        await using var server = await StartServerAsync(transport);
         await using var connection = await ConnectAsync(server.Endpoints[0], transport, protocol, c => c.AddService<ICallback>(new TriplingCallback()));
         var service = connection.CreateProxy<ITestService>();
 
@@ -91,7 +91,7 @@ public sealed class ConformanceTests : TestBase
     [MemberData(nameof(Matrix))]
     public async Task Cancellation_reaches_the_server(string transport, RpcProtocol protocol)
     {
-        await using var server = await StartServerAsync(transport, protocol);
+        await using var server = await StartServerAsync(transport);
         await using var connection = await ConnectAsync(server.Endpoints[0], transport, protocol);
         var service = connection.CreateProxy<ITestService>();
         using var cancellation = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
@@ -105,7 +105,7 @@ public sealed class ConformanceTests : TestBase
     [MemberData(nameof(Matrix))]
     public async Task Sixteen_MiB_payloads(string transport, RpcProtocol protocol)
     {
-        await using var server = await StartServerAsync(transport, protocol);
+        await using var server = await StartServerAsync(transport);
         await using var connection = await ConnectAsync(server.Endpoints[0], transport, protocol);
         var expected = new byte[16 * 1024 * 1024];
         new Random(7).NextBytes(expected);
@@ -119,7 +119,7 @@ public sealed class ConformanceTests : TestBase
     [MemberData(nameof(Matrix))]
     public async Task Many_clients_at_once(string transport, RpcProtocol protocol)
     {
-        await using var server = await StartServerAsync(transport, protocol);
+        await using var server = await StartServerAsync(transport);
         var connections = await Task.WhenAll(Enumerable.Range(0, 16).Select(_ => ConnectAsync(server.Endpoints[0], transport, protocol)));
         try
         {
@@ -140,7 +140,7 @@ public sealed class ConformanceTests : TestBase
     [MemberData(nameof(Matrix))]
     public async Task A_killed_server_fails_pending_calls_promptly(string transport, RpcProtocol protocol)
     {
-        await using var server = await StartServerAsync(transport, protocol);
+        await using var server = await StartServerAsync(transport);
         using var leftOvers = EndpointFiles.DeleteLeftOversOnDispose(server.Endpoints[0]);
         await using var connection = await ConnectAsync(server.Endpoints[0], transport, protocol);
         var service = connection.CreateProxy<ITestService>();
@@ -168,7 +168,7 @@ public sealed class ConformanceTests : TestBase
     {
         var endpoint = TestEndpoints.Create(transport, fixedPort: true);
         using var leftOvers = EndpointFiles.DeleteLeftOversOnDispose(endpoint);
-        await using (var first = await ServerProcess.StartAsync([endpoint], ProtocolArgument(protocol), TestEndpoints.HostArguments(transport), TimeoutToken))
+        await using (var first = await ServerProcess.StartAsync([endpoint], arguments: TestEndpoints.HostArguments(transport), cancellationToken: TimeoutToken))
         {
             await using var connection = await ConnectAsync(first.Endpoints[0], transport, protocol);
             Assert.Equal(2, await connection.CreateProxy<ITestService>().AddAsync(1, 1).WaitAsync(TimeoutToken));
@@ -177,7 +177,7 @@ public sealed class ConformanceTests : TestBase
         }
 
         // A killed server leaves its endpoint behind (a socket file, a TIME_WAIT port); the new one takes it over.
-        await using var second = await ServerProcess.StartAsync([endpoint], ProtocolArgument(protocol), TestEndpoints.HostArguments(transport), TimeoutToken);
+        await using var second = await ServerProcess.StartAsync([endpoint], arguments: TestEndpoints.HostArguments(transport), cancellationToken: TimeoutToken);
         await using var reconnected = await ConnectAsync(second.Endpoints[0], transport, protocol);
         Assert.Equal(4, await reconnected.CreateProxy<ITestService>().AddAsync(2, 2).WaitAsync(TimeoutToken));
     }
@@ -186,7 +186,7 @@ public sealed class ConformanceTests : TestBase
     [MemberData(nameof(Matrix))]
     public async Task Garbage_and_truncated_frames_never_hurt_other_clients(string transport, RpcProtocol protocol)
     {
-        await using var server = await StartServerAsync(transport, protocol);
+        await using var server = await StartServerAsync(transport);
         await using var healthy = await ConnectAsync(server.Endpoints[0], transport, protocol);
         var service = healthy.CreateProxy<ITestService>();
         var running = service.SleepAsync(300);
@@ -228,7 +228,7 @@ public sealed class ConformanceTests : TestBase
     [MemberData(nameof(Matrix))]
     public async Task Graceful_shutdown_finishes_running_calls(string transport, RpcProtocol protocol)
     {
-        var server = new RpcServer(new RpcServerOptions { ShutdownTimeout = TimeSpan.FromSeconds(10), Connection = { Protocol = protocol, Transport = TestEndpoints.ServerTransport(transport) } })
+        var server = new RpcServer(new RpcServerOptions { ShutdownTimeout = TimeSpan.FromSeconds(10), Connection = { Transport = TestEndpoints.ServerTransport(transport) } })
             .AddService<ITestService>(new TestService());
         var endpoint = await server.ListenAsync(TestEndpoints.Create(transport), TimeoutToken);
         await using var connection = await ConnectAsync(endpoint, transport, protocol);
@@ -243,13 +243,11 @@ public sealed class ConformanceTests : TestBase
         await server.DisposeAsync();
     }
 
-    private Task<ServerProcess> StartServerAsync(string transport, RpcProtocol protocol) =>
-        ServerProcess.StartAsync([TestEndpoints.Create(transport)], ProtocolArgument(protocol), TestEndpoints.HostArguments(transport), TimeoutToken);
+    private Task<ServerProcess> StartServerAsync(string transport) =>
+        ServerProcess.StartAsync([TestEndpoints.Create(transport)], arguments: TestEndpoints.HostArguments(transport), cancellationToken: TimeoutToken);
 
     private Task<RpcConnection> ConnectAsync(string endpoint, string transport, RpcProtocol protocol, Action<RpcConnection>? configure = null) =>
         RpcConnection.ConnectAsync(endpoint, configure, new RpcConnectionOptions { Protocol = protocol, Transport = TestEndpoints.ClientTransport(transport) }, TimeoutToken);
-
-    private static string ProtocolArgument(RpcProtocol protocol) => protocol == RpcProtocol.JsonRpc ? "json" : "binary";
 
     private static async Task<int> SumManyAsync(ITestService service, int offset)
     {

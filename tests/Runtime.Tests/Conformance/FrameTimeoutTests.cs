@@ -22,9 +22,8 @@ public sealed class FrameTimeoutTests : TestBase
     {
         await using var server = await ServerProcess.StartAsync(
             [TestEndpoints.Create(transport)],
-            protocol == RpcProtocol.JsonRpc ? "json" : "binary",
-            [.. TestEndpoints.HostArguments(transport), "--frame-timeout", FrameTimeout.TotalMilliseconds.ToString(System.Globalization.CultureInfo.InvariantCulture)],
-            TimeoutToken);
+            arguments: [.. TestEndpoints.HostArguments(transport), "--frame-timeout", FrameTimeout.TotalMilliseconds.ToString(System.Globalization.CultureInfo.InvariantCulture)],
+            cancellationToken: TimeoutToken);
         await using var healthy = await RpcConnection.ConnectAsync(
             server.Endpoints[0], new RpcConnectionOptions { Protocol = protocol, Transport = TestEndpoints.ClientTransport(transport) }, TimeoutToken);
         var service = healthy.CreateProxy<ITestService>();

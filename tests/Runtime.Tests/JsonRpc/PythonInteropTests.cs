@@ -9,7 +9,7 @@ namespace Rpc.Tests.JsonRpc;
 
 /// <summary>
 /// A real JSON-RPC 2.0 peer in another language: tests/Interop/jsonrpc_client.py (Python 3, stdlib only) calls the test
-/// host process over a Unix socket with Content-Length framing.
+/// host process (serving both protocols, as servers do by default) over a Unix socket with Content-Length framing.
 /// </summary>
 public sealed class PythonInteropTests : TestBase
 {
@@ -18,7 +18,7 @@ public sealed class PythonInteropTests : TestBase
     {
         var script = FindScript();
         var endpoint = $"unix://{Path.Combine(Path.GetTempPath(), $"rpc-py-{Guid.NewGuid():N}.sock")}";
-        await using var server = await ServerProcess.StartAsync([endpoint], "json", cancellationToken: TimeoutToken);
+        await using var server = await ServerProcess.StartAsync([endpoint], cancellationToken: TimeoutToken);
 
         var output = await RunPythonAsync(script, server.Endpoints[0]["unix://".Length..]);
 

@@ -15,7 +15,6 @@ public sealed class SampleCommandLineTests : TestBase
     [InlineData("Calculator.Server", "--endpoint nonsense://x", 2, "No transport handles 'nonsense://'")]
     [InlineData("Calculator.Server", "--endpoint unix://", 2, "is not a Unix socket endpoint")]
     [InlineData("Calculator.Server", "--endpoint shm://bad/name", 2, "is not a shared-memory endpoint")]
-    [InlineData("Calculator.Server", "--format xml", 2, "Unknown format 'xml'")]
     [InlineData("Calculator.Server", "--endpoint unix://{file}", 1, "exists and is not a socket")]
     [InlineData("Calculator.Server", "--endpoint unix://{live}", 1, "Another server is listening")]
     [InlineData("Calculator.Client", "--endpoint unix://{absent}", 1, "is the server running?")]
