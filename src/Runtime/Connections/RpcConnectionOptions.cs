@@ -176,6 +176,7 @@ public sealed class RpcConnectionOptions
         {
             throw new ArgumentOutOfRangeException(
                 nameof(KeepAliveTimeout), KeepAliveTimeout, $"KeepAliveTimeout must be positive and at most {MaxTimerPeriod.TotalDays:0} days: a dead peer must be found in bounded time.");
+        }
 
         if (DefaultCallTimeout != Timeout.InfiniteTimeSpan && (DefaultCallTimeout <= TimeSpan.Zero || DefaultCallTimeout > RpcCallOptions.MaxTimeout))
         {

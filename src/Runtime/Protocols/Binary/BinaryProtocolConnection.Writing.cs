@@ -55,19 +55,6 @@ internal sealed partial class BinaryProtocolConnection
         }
     }
 
-    /// <summary>Writes this side's <see cref="ProtocolHello"/>, before any frame; a connection already closed sends nothing.</summary>
-    private void SendHello()
-    {
-        try
-        {
-            // Nothing was written before: the write never waits on a backlog.
-            _ = SendBytes(ProtocolHello.Bytes).AsTask();
-        }
-        catch (ConnectionLostException) when (IsClosed)
-        {
-        }
-    }
-
     /// <summary>Writes a frame nobody waits on (replies, cancellations, credits, notifications).</summary>
     private void PostFrame<TPayload>(FrameKind kind, uint id, uint methodId, in TPayload payload)
         where TPayload : struct, IFramePayload =>

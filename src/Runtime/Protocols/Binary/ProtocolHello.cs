@@ -30,8 +30,11 @@ internal static class ProtocolHello
     // How many of the peer's first bytes an error message shows.
     private const int ShownBytes = 32;
 
+    /// <summary>The first byte of a hello: not ASCII, unlike the first byte of a JSON-RPC message.</summary>
+    public const byte FirstByte = 0x89;
+
     /// <summary>Gets the magic bytes a hello starts with.</summary>
-    public static ReadOnlySpan<byte> Magic => [0x89, (byte)'R', (byte)'P', (byte)'C'];
+    public static ReadOnlySpan<byte> Magic => [FirstByte, (byte)'R', (byte)'P', (byte)'C'];
 
     /// <summary>Writes this side's hello: current version, no reserved bits, no features.</summary>
     public static void Write(Span<byte> destination)
