@@ -1,11 +1,9 @@
 using System;
-using System.Buffers;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading;
 using System.Threading.Tasks;
-using MessagePack;
 using Rpc.Runtime;
 using Rpc.Serialization;
 
@@ -57,31 +55,10 @@ internal sealed class WorkQueueInvoker : IRpcInvoker
         where TArguments : struct, IRpcArguments<TArguments> =>
         StreamAsync(method, arguments, itemFormatter, cancellationToken);
 
-    /// <summary>
-    /// Keeps the arguments as bytes when the call may be re-run: sending hands pooled buffers (<see cref="RpcBuffer"/>)
-    /// back to the pool, so a re-run must read fresh arguments, never re-send the ones already given away.
-    /// </summary>
+    /// <summary>Keeps the arguments as bytes when the call may be re-run (see <see cref="ArgumentsSnapshot"/>).</summary>
     private byte[]? Snapshot<TArguments>(RpcMethod method, in TArguments arguments)
-        where TArguments : struct, IRpcArguments<TArguments>
-    {
-        if (!method.IsIdempotent || _maxAttempts < 2)
-        {
-            return null;
-        }
-
-        var buffer = new ArrayBufferWriter<byte>();
-        var writer = new MessagePackWriter(buffer);
-        arguments.Write(ref writer);
-        writer.Flush();
-        return buffer.WrittenSpan.ToArray();
-    }
-
-    private static TArguments Restore<TArguments>(byte[] snapshot)
-        where TArguments : struct, IRpcArguments<TArguments>
-    {
-        var reader = new MessagePackReader(snapshot);
-        return TArguments.Read(ref reader);
-    }
+        where TArguments : struct, IRpcArguments<TArguments> =>
+        method.IsIdempotent && _maxAttempts >= 2 ? ArgumentsSnapshot.Take(arguments) : null;
 
     /// <summary>Queues a call, runs it on one worker, and re-runs it elsewhere when that worker is lost and the method allows it.</summary>
     private async Task<TResult> RunAsync<TArguments, TResult>(RpcMethod method, TArguments arguments, byte[]? snapshot, Func<IRpcInvoker, TArguments, Task<TResult>> invoke, CancellationToken cancellationToken)
@@ -154,7 +131,7 @@ internal sealed class WorkQueueInvoker : IRpcInvoker
         }
 
         _metrics.OnRetried();
-        return Restore<TArguments>(snapshot);
+        return ArgumentsSnapshot.Restore<TArguments>(snapshot);
     }
 
     private async IAsyncEnumerable<TItem> StreamAsync<TArguments, TItem>(RpcMethod method, TArguments arguments, RpcFormatter<TItem> itemFormatter, CancellationToken cancellationToken, [EnumeratorCancellation] CancellationToken enumeratorToken = default)

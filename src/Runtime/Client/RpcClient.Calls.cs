@@ -1,0 +1,95 @@
+using System;
+using System.Collections.Generic;
+using System.Runtime.CompilerServices;
+using System.Threading;
+using System.Threading.Tasks;
+using Rpc.Runtime;
+using Rpc.Serialization;
+
+namespace Rpc;
+
+public sealed partial class RpcClient
+{
+    /// <summary>
+    /// Sends a call that found no open connection, or one that may be sent again (<c>[RpcIdempotent]</c>): waits for a
+    /// connection as the options say and, for an idempotent method, sends it again on the next connection when the one
+    /// carrying it is lost.
+    /// </summary>
+    private async Task<TResult> CallAsync<TArguments, TResult>(RpcMethod method, TArguments arguments, Func<IRpcInvoker, TArguments, Task<TResult>> send, CancellationToken cancellationToken)
+        where TArguments : struct, IRpcArguments<TArguments>
+    {
+        var maxAttempts = method.IsIdempotent ? _options.MaxIdempotentAttempts : 1;
+        var snapshot = maxAttempts > 1 ? ArgumentsSnapshot.Take(arguments) : null;
+        for (var attempt = 1; ; attempt++)
+        {
+            // A retry always waits for the next connection: failing it fast would waste the retry.
+            var connection = await WaitForConnectionAsync(_options.WaitForReady || attempt > 1, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return await send(connection.Protocol, arguments).ConfigureAwait(false);
+            }
+            catch (ConnectionLostException) when (snapshot is not null && attempt < maxAttempts && !cancellationToken.IsCancellationRequested)
+            {
+                arguments = ArgumentsSnapshot.Restore<TArguments>(snapshot);
+            }
+        }
+    }
+
+    private static async Task<bool> WithoutResultAsync(Task call)
+    {
+        await call.ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>A stream takes the connection of the moment its enumeration starts, and is never sent again.</summary>
+    private async IAsyncEnumerable<TItem> StreamAsync<TArguments, TItem>(RpcMethod method, TArguments arguments, RpcFormatter<TItem> itemFormatter, CancellationToken cancellationToken, [EnumeratorCancellation] CancellationToken enumeratorToken = default)
+        where TArguments : struct, IRpcArguments<TArguments>
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, enumeratorToken);
+        var connection = await WaitForConnectionAsync(_options.WaitForReady, linked.Token).ConfigureAwait(false);
+        await foreach (var item in connection.Protocol.InvokeStreamAsync(method, arguments, itemFormatter, cancellationToken).WithCancellation(enumeratorToken).ConfigureAwait(false))
+        {
+            yield return item;
+        }
+    }
+
+    /// <summary>
+    /// The invoker under the client's proxies. Connected, a call that is not idempotent goes straight to the connection's
+    /// own invoker and its task is returned as is: no state machine, no allocation, no lock beyond the connection's own.
+    /// </summary>
+    private sealed class Invoker(RpcClient client) : IRpcInvoker
+    {
+        public Task<TResult> InvokeAsync<TArguments, TResult>(RpcMethod method, in TArguments arguments, RpcFormatter<TResult> resultFormatter, CancellationToken cancellationToken)
+            where TArguments : struct, IRpcArguments<TArguments> =>
+            !method.IsIdempotent && client.Connection is { } connection
+                ? connection.Protocol.InvokeAsync(method, arguments, resultFormatter, cancellationToken)
+                : client.CallAsync(method, arguments, (invoker, args) => invoker.InvokeAsync(method, args, resultFormatter, cancellationToken), cancellationToken);
+
+        public Task InvokeAsync<TArguments>(RpcMethod method, in TArguments arguments, CancellationToken cancellationToken)
+            where TArguments : struct, IRpcArguments<TArguments> =>
+            !method.IsIdempotent && client.Connection is { } connection
+                ? connection.Protocol.InvokeAsync(method, arguments, cancellationToken)
+                : client.CallAsync(method, arguments, (invoker, args) => WithoutResultAsync(invoker.InvokeAsync(method, args, cancellationToken)), cancellationToken);
+
+        public ValueTask<TResult> InvokeValueTaskAsync<TArguments, TResult>(RpcMethod method, in TArguments arguments, RpcFormatter<TResult> resultFormatter, CancellationToken cancellationToken)
+            where TArguments : struct, IRpcArguments<TArguments> =>
+            !method.IsIdempotent && client.Connection is { } connection
+                ? connection.Protocol.InvokeValueTaskAsync(method, arguments, resultFormatter, cancellationToken)
+                : new(client.CallAsync(method, arguments, (invoker, args) => invoker.InvokeValueTaskAsync(method, args, resultFormatter, cancellationToken).AsTask(), cancellationToken));
+
+        public ValueTask InvokeValueTaskAsync<TArguments>(RpcMethod method, in TArguments arguments, CancellationToken cancellationToken)
+            where TArguments : struct, IRpcArguments<TArguments> =>
+            !method.IsIdempotent && client.Connection is { } connection
+                ? connection.Protocol.InvokeValueTaskAsync(method, arguments, cancellationToken)
+                : new(client.CallAsync(method, arguments, (invoker, args) => WithoutResultAsync(invoker.InvokeValueTaskAsync(method, args, cancellationToken).AsTask()), cancellationToken));
+
+        /// <summary>Sent on the open connection, else dropped: a notification promises no delivery.</summary>
+        public void Notify<TArguments>(RpcMethod method, in TArguments arguments)
+            where TArguments : struct, IRpcArguments<TArguments> =>
+            client.Connection?.Protocol.Notify(method, arguments);
+
+        public IAsyncEnumerable<TItem> InvokeStreamAsync<TArguments, TItem>(RpcMethod method, in TArguments arguments, RpcFormatter<TItem> itemFormatter, CancellationToken cancellationToken)
+            where TArguments : struct, IRpcArguments<TArguments> =>
+            client.StreamAsync(method, arguments, itemFormatter, cancellationToken);
+    }
+}
