@@ -1,0 +1,99 @@
+using System;
+using System.Globalization;
+using System.Threading;
+using System.Threading.Tasks;
+using Rpc.SharedState;
+
+// Usage: SharedStatePeer <mode> <name> [count|index value]
+//   lock-increment <name> <count>    open SharedValue<long>; <count> times, under its lock, read it and write it plus one
+//   atomic-increment <name> <count>  open SharedValue<long>; <count> times AtomicAdd(0, 1)
+//   hold-lock <name>                 open SharedValue<long>, take its lock, write -1 (a half-done update), print "locked"
+//   hold <name>                      open SharedArray<int>, print "ready"
+//   create-hold <name>               create SharedArray<int> of 16, print "ready"
+//   store <name> <index> <value>     open SharedArray<int>, AtomicExchange(index, value), print "stored"
+// Then every mode waits for stdin to close (the test ends it, or SIGKILLs it), except the increments and store, which exit.
+if (args.Length < 2)
+{
+    Console.Error.WriteLine("usage: SharedStatePeer <lock-increment|atomic-increment|hold-lock|hold|create-hold|store> <name> [...]");
+    return 2;
+}
+
+_ = Task.Run(() =>
+{
+    // Never outlive the test run.
+    Console.In.ReadToEnd();
+    Environment.Exit(3);
+});
+
+var name = args[1];
+int Argument(int index) => int.Parse(args[index], NumberStyles.Integer, CultureInfo.InvariantCulture);
+
+switch (args[0])
+{
+    case "lock-increment":
+        {
+            using var counter = SharedValue<long>.Open(name);
+            for (var i = Argument(2); i > 0; i--)
+            {
+                using (counter.Lock(TimeSpan.FromSeconds(60)))
+                {
+                    // Read, then write: two steps another process could interleave with, if the lock did not exclude it.
+                    var value = counter.Value;
+                    counter.Value = value + 1;
+                }
+            }
+
+            Console.WriteLine("done");
+            return 0;
+        }
+
+    case "atomic-increment":
+        {
+            using var counter = SharedValue<long>.Open(name);
+            for (var i = Argument(2); i > 0; i--)
+            {
+                _ = counter.Array.AtomicAdd(0, 1);
+            }
+
+            Console.WriteLine("done");
+            return 0;
+        }
+
+    case "hold-lock":
+        {
+            var value = SharedValue<long>.Open(name);
+            _ = value.Lock(TimeSpan.FromSeconds(60));
+            value.Value = -1;
+            Console.WriteLine("locked");
+            break;
+        }
+
+    case "hold":
+        {
+            _ = SharedArray<int>.Open(name);
+            Console.WriteLine("ready");
+            break;
+        }
+
+    case "create-hold":
+        {
+            _ = SharedArray<int>.Create(name, 16);
+            Console.WriteLine("ready");
+            break;
+        }
+
+    case "store":
+        {
+            using var array = SharedArray<int>.Open(name);
+            _ = array.AtomicExchange(Argument(2), Argument(3));
+            Console.WriteLine("stored");
+            return 0;
+        }
+
+    default:
+        Console.Error.WriteLine($"unknown mode '{args[0]}'");
+        return 2;
+}
+
+await Task.Delay(Timeout.Infinite);
+return 0;
