@@ -5,8 +5,9 @@ using System.Threading.Tasks;
 using Rpc.SharedState;
 
 // Usage: SharedStatePeer <mode> <name> [count|index value]
-//   lock-increment <name> <count>    open SharedValue<long>; <count> times, under its lock, read it and write it plus one
-//   atomic-increment <name> <count>  open SharedValue<long>; <count> times AtomicAdd(0, 1)
+//   lock-increment <name> <count>    open SharedArray<long> of 2, print "ready", wait until element 1 changes, then
+//                                    <count> times, under the lock, read element 0 and write it plus one; exit
+//   atomic-increment <name> <count>  the same with AtomicAdd(0, 1) and no lock
 //   hold-lock <name>                 open SharedValue<long>, take its lock, write -1 (a half-done update), print "locked"
 //   hold <name>                      open SharedArray<int>, print "ready"
 //   create-hold <name>               create SharedArray<int> of 16, print "ready"
@@ -31,31 +32,33 @@ int Argument(int index) => int.Parse(args[index], NumberStyles.Integer, CultureI
 switch (args[0])
 {
     case "lock-increment":
+    case "atomic-increment":
         {
-            using var counter = SharedValue<long>.Open(name);
+            // Element 0 is the counter, element 1 the start signal: every peer opens first, then all count at once.
+            using var shared = SharedArray<long>.Open(name, 2);
+            Console.WriteLine("ready");
+            if (!shared.WaitForChange(1, 0, TimeSpan.FromSeconds(60)))
+            {
+                Console.Error.WriteLine("no start signal within 60 s");
+                return 1;
+            }
+
             for (var i = Argument(2); i > 0; i--)
             {
-                using (counter.Lock(TimeSpan.FromSeconds(60)))
+                if (args[0] == "atomic-increment")
+                {
+                    _ = shared.AtomicAdd(0, 1);
+                    continue;
+                }
+
+                using (shared.Lock(TimeSpan.FromSeconds(60)))
                 {
                     // Read, then write: two steps another process could interleave with, if the lock did not exclude it.
-                    var value = counter.Value;
-                    counter.Value = value + 1;
+                    var value = shared[0];
+                    shared[0] = value + 1;
                 }
             }
 
-            Console.WriteLine("done");
-            return 0;
-        }
-
-    case "atomic-increment":
-        {
-            using var counter = SharedValue<long>.Open(name);
-            for (var i = Argument(2); i > 0; i--)
-            {
-                _ = counter.Array.AtomicAdd(0, 1);
-            }
-
-            Console.WriteLine("done");
             return 0;
         }
 

@@ -1,5 +1,6 @@
 using System;
 using System.Diagnostics;
+using System.Globalization;
 using System.IO;
 using System.Linq;
 using System.Runtime.Versioning;
@@ -20,26 +21,28 @@ public sealed class SharedStateProcessTests : TestBase
     }
 
     [Theory]
-    [InlineData("lock-increment", 4, 2_000)]
-    [InlineData("atomic-increment", 4, 20_000)]
+    [InlineData("lock-increment", 4, 20_000)]
+    [InlineData("atomic-increment", 4, 100_000)]
     public async Task IncrementsFromSeveralProcesses_AreExact(string mode, int processes, int perProcess)
     {
         var name = SharedArrayTests.UniqueName("c");
-        using var counter = SharedValue<long>.Create(name);
+        using var shared = SharedArray<long>.Create(name, 2);
         var peers = new StatePeer[processes];
         try
         {
-            // Each peer starts counting once it has opened the value; they overlap for most of the run.
-            var starts = Enumerable.Range(0, processes).Select(_ => Task.Run(() => StatePeer.StartAsync("done", TimeoutToken, mode, name, perProcess.ToString(System.Globalization.CultureInfo.InvariantCulture))));
-            var started = await Bounded(Task.WhenAll(starts));
+            var count = perProcess.ToString(CultureInfo.InvariantCulture);
+            var started = await Bounded(Task.WhenAll(Enumerable.Range(0, processes).Select(_ => Task.Run(() => StatePeer.StartAsync("ready", TimeoutToken, mode, name, count)))));
             started.CopyTo(peers, 0);
+
+            // Every peer has opened the array and sleeps in WaitForChange: one store starts them all together.
+            _ = shared.AtomicExchange(1, 1);
             foreach (var peer in peers)
             {
                 Assert.Equal(0, await Bounded(peer.ExitCodeAsync(TimeoutToken)));
             }
 
-            Assert.Equal((long)processes * perProcess, counter.Value);
-            Assert.Equal(1, counter.Array.HolderCount);
+            Assert.Equal((long)processes * perProcess, shared.AtomicRead(0));
+            Assert.Equal(1, shared.HolderCount);
         }
         finally
         {
