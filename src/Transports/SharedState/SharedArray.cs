@@ -120,7 +120,11 @@ public sealed unsafe class SharedArray<T> : IDisposable
     public Span<T> AsSpan(int start, int length) => AsSpan().Slice(start, length);
 
     /// <summary>Takes the array's lock, waiting as long as it takes (a holder that dies releases it; see <see cref="Lock(TimeSpan, CancellationToken)"/>).</summary>
-    public SharedLockScope Lock() => Lock(Timeout.InfiniteTimeSpan, CancellationToken.None);
+    public SharedLockScope Lock()
+    {
+        _ = _segment.TryAcquireUserLock(-1, CancellationToken.None, out var scope);
+        return scope;
+    }
 
     /// <summary>
     /// Takes the array's lock, shared by every process that opened the array. When the holder's process has died, the
