@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Threading;
@@ -28,7 +29,7 @@ namespace Rpc.SharedState;
 /// Access: <see cref="AsSpan()"/> and the indexer are bounds-checked. Plain reads and writes are not synchronized: take
 /// <see cref="Lock()"/> around compound updates, or use the atomic operations of <see cref="SharedAtomics"/> on
 /// <see langword="int"/> and <see langword="long"/> elements. Spans and references must not outlive <see cref="Dispose"/>,
-/// which unmaps the memory.
+/// which unmaps the memory; release lock scopes before it too.
 /// </para>
 /// </remarks>
 public sealed unsafe class SharedArray<T> : IDisposable
@@ -82,7 +83,23 @@ public sealed unsafe class SharedArray<T> : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
         EnsureSupported();
-        return new SharedArray<T>(SharedSegment.Create(name, Shape(length)));
+        return new SharedArray<T>(SharedSegment.Create(name, Shape(length), ReadOnlySpan<byte>.Empty));
+    }
+
+    /// <summary>
+    /// Creates a new shared array named <paramref name="name"/> holding a copy of <paramref name="contents"/>: no other
+    /// process can open it before the copy is complete.
+    /// </summary>
+    /// <param name="name">1 to 64 characters from <c>A-Z a-z 0-9 . _ -</c>.</param>
+    /// <param name="contents">The initial elements; their number is the array's length.</param>
+    /// <returns>The first handle; dispose it (and every other) to remove the array.</returns>
+    /// <exception cref="System.IO.IOException">An array of that name exists and a live process holds it.</exception>
+    /// <exception cref="PlatformNotSupportedException">Not 64-bit Linux.</exception>
+    public static SharedArray<T> Create(string name, ReadOnlySpan<T> contents)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(contents.Length, nameof(contents));
+        EnsureSupported();
+        return new SharedArray<T>(SharedSegment.Create(name, Shape(contents.Length), MemoryMarshal.AsBytes(contents)));
     }
 
     /// <summary>Opens the shared array <paramref name="name"/>, whatever its length.</summary>

@@ -27,14 +27,10 @@ public sealed class SharedValue<T> : IDisposable
     /// <exception cref="ObjectDisposedException">This handle was disposed.</exception>
     public ref T Value => ref Array[0];
 
-    /// <summary>Creates a new shared value named <paramref name="name"/> holding <paramref name="initialValue"/>.</summary>
+    /// <summary>Creates a new shared value named <paramref name="name"/> holding <paramref name="initialValue"/> (before any other process can open it).</summary>
     /// <exception cref="System.IO.IOException">A value or array of that name exists and a live process holds it.</exception>
-    public static SharedValue<T> Create(string name, T initialValue = default)
-    {
-        var value = new SharedValue<T>(SharedArray<T>.Create(name, 1));
-        value.Value = initialValue;
-        return value;
-    }
+    public static SharedValue<T> Create(string name, T initialValue = default) =>
+        new(SharedArray<T>.Create(name, new ReadOnlySpan<T>(in initialValue)));
 
     /// <summary>Opens the shared value <paramref name="name"/>.</summary>
     /// <exception cref="System.IO.FileNotFoundException">No value of that name exists.</exception>

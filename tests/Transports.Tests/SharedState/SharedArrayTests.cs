@@ -71,6 +71,19 @@ public sealed class SharedArrayTests : TestBase
     }
 
     [Fact]
+    public void Create_WithContents_PublishesThemWithTheArray()
+    {
+        var name = UniqueName();
+        using var created = SharedArray<double>.Create(name, new[] { 1.5, 2.5, 3.5 });
+        using var opened = SharedArray<double>.Open(name);
+        Assert.Equal(new[] { 1.5, 2.5, 3.5 }, opened.AsSpan().ToArray());
+
+        using var value = SharedValue<long>.Create(UniqueName(), 77);
+        using var sameValue = SharedValue<long>.Open(value.Name);
+        Assert.Equal(77, sameValue.Value);
+    }
+
+    [Fact]
     public void OutOfRangeAccess_Throws()
     {
         using var array = SharedArray<long>.Create(UniqueName(), 8);

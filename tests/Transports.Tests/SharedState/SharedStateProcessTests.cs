@@ -54,19 +54,19 @@ public sealed class SharedStateProcessTests : TestBase
     }
 
     [Fact]
-    public async Task HolderKilledInsideTheLock_NextAcquirerGetsItWithinABoundedTime_AndIsToldTheOwnerDied()
+    public async Task HolderKilledInsideTheLock_AWaiterGetsItWithinABoundedTime_AndIsToldTheOwnerDied()
     {
         var name = SharedArrayTests.UniqueName("d");
         using var value = SharedValue<long>.Create(name, 10);
         using (var holder = await StatePeer.StartAsync("locked", TimeoutToken, "hold-lock", name))
         {
             Assert.False(value.TryLock(out _), "the peer says it holds the lock");
-            holder.Kill();
-        }
 
-        var stopwatch = Stopwatch.StartNew();
-        using (var scope = value.Lock(TimeSpan.FromSeconds(30), TimeoutToken))
-        {
+            // A waiter already asleep on the lock when its holder dies.
+            var waiter = Task.Run(() => value.Lock(TimeSpan.FromSeconds(60), TimeoutToken));
+            holder.Kill();
+            var stopwatch = Stopwatch.StartNew();
+            using var scope = await Bounded(waiter);
             Assert.True(scope.PreviousOwnerDied);
             Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(5), $"taking over a dead holder's lock took {stopwatch.Elapsed}");
 
@@ -78,6 +78,24 @@ public sealed class SharedStateProcessTests : TestBase
         using (var next = value.Lock(TimeSpan.FromSeconds(5), TimeoutToken))
         {
             Assert.False(next.PreviousOwnerDied);
+            Assert.Equal(10, value.Value);
+        }
+    }
+
+    [Fact]
+    public async Task TryLock_TakesOverFromAHolderThatAlreadyDied()
+    {
+        var name = SharedArrayTests.UniqueName("e");
+        using var value = SharedValue<long>.Create(name, 10);
+        using (var holder = await StatePeer.StartAsync("locked", TimeoutToken, "hold-lock", name))
+        {
+            holder.Kill();
+        }
+
+        Assert.True(value.TryLock(out var scope), "a lock whose holder is dead is free to take");
+        using (scope)
+        {
+            Assert.True(scope.PreviousOwnerDied);
         }
     }
 

@@ -14,8 +14,8 @@ namespace Rpc.SharedState.Internal;
 /// inside the lock may resume on another thread and still release it.
 /// </para>
 /// <para>
-/// Robustness: a waiter sleeps in slices of <see cref="LivenessSliceMilliseconds"/>; after each full slice it checks the
-/// owner (pid and start time, recorded next to the word, so a recycled pid is not taken for the owner). When the owner is
+/// Robustness: a waiter sleeps in slices of <see cref="LivenessSliceMilliseconds"/>; after each full slice, and before
+/// giving up at its timeout, it checks the owner (pid and start time, recorded next to the word, so a recycled pid is not taken for the owner). When the owner is
 /// gone, one waiter wins a compare-exchange of the word from the dead pid to its own and is told
 /// <c>previousOwnerDied</c>. So a holder killed inside the lock delays the others by about one slice, never forever.
 /// </para>
@@ -122,11 +122,13 @@ internal readonly unsafe struct RobustLock
             }
 
             var now = Environment.TickCount64;
-            if (now - lastLivenessCheck >= LivenessSliceMilliseconds)
+            var remaining = timeoutMilliseconds < 0 ? long.MaxValue : timeoutMilliseconds - (now - start);
+
+            // Every slice, and once more before giving up (so a TryLock also takes over from a dead owner).
+            if (now - lastLivenessCheck >= LivenessSliceMilliseconds || remaining <= 0)
             {
                 lastLivenessCheck = now;
-                var owner = word & OwnerMask;
-                if (!IsAlive(owner) && Interlocked.CompareExchange(ref *Word, CurrentPid | WaitersBit, word | WaitersBit) == (word | WaitersBit))
+                if (!IsAlive(word & OwnerMask) && Interlocked.CompareExchange(ref *Word, CurrentPid | WaitersBit, word | WaitersBit) == (word | WaitersBit))
                 {
                     previousOwnerDied = true;
                     generation = RecordOwner();
@@ -134,17 +136,12 @@ internal readonly unsafe struct RobustLock
                 }
             }
 
-            var slice = LivenessSliceMilliseconds;
-            if (timeoutMilliseconds >= 0)
+            if (remaining <= 0)
             {
-                var remaining = timeoutMilliseconds - (now - start);
-                if (remaining <= 0)
-                {
-                    return false;
-                }
-
-                slice = (int)Math.Min(remaining, slice);
+                return false;
             }
+
+            var slice = (int)Math.Min(remaining, LivenessSliceMilliseconds);
 
             // The slice also bounds how late a cancellation is noticed.
             _ = Futex.Wait(Word, word | WaitersBit, slice);

@@ -104,8 +104,11 @@ internal sealed unsafe class SharedSegment : IDisposable
         }
     }
 
-    /// <summary>Creates the segment <paramref name="name"/>; an existing one is replaced only when every holder of it has died.</summary>
-    public static SharedSegment Create(string name, SegmentShape shape)
+    /// <summary>
+    /// Creates the segment <paramref name="name"/>, its data starting with <paramref name="contents"/> (zeros after) before
+    /// any other process can open it; an existing one is replaced only when every holder of it has died.
+    /// </summary>
+    public static SharedSegment Create(string name, SegmentShape shape, ReadOnlySpan<byte> contents)
     {
         ValidateName(name);
         var path = PathOf(name);
@@ -130,6 +133,7 @@ internal sealed unsafe class SharedSegment : IDisposable
                 throw;
             }
 
+            contents.CopyTo(new Span<byte>(segment.Data, checked((int)Math.Min(size - HeaderSize, int.MaxValue))));
             segment.InitializeHeader(shape);
             var linked = LibC.Link(privatePath, path) == 0;
             var linkErrno = linked ? 0 : Marshal.GetLastPInvokeError();
