@@ -2,6 +2,7 @@ using System;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO;
+using System.Linq;
 using System.Reflection;
 using System.Threading.Tasks;
 
@@ -31,6 +32,14 @@ internal static class Program
             // The Rpc child-process row: serve the parent over the inherited anonymous pipes until it goes away.
             await RpcChildProcess.ServeParentAsync<IBenchService>(new BenchService());
             return 0;
+        }
+
+        if (args.Length > 0 && args[0] == "shared-state")
+        {
+            // Shared arrays' atomics and lock against their raw floors, in this process (SharedStateRows.cs).
+            var quickSharedState = args.Contains("--quick");
+            var outAt = Array.IndexOf(args, "--out");
+            return SharedStateRows.Run(quickSharedState, outAt > 0 && outAt + 1 < args.Length ? args[outAt + 1] : null, "dotnet run -c Release --project bench/Rpc.Benchmarks -- " + string.Join(' ', args));
         }
 
         if (args.Length > 0 && args[0] == "loop")

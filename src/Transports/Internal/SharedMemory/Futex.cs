@@ -45,4 +45,7 @@ internal static unsafe class Futex
 
     /// <summary>Wakes every thread, in any process, sleeping on <paramref name="word"/>.</summary>
     public static void WakeAll(int* word) => _ = LibC.Syscall(SyscallNumber, word, FutexWake, int.MaxValue, null, null, 0);
+
+    /// <summary>Wakes one thread, in any process, sleeping on <paramref name="word"/> (a lock hand-off: one waiter can take it).</summary>
+    public static void WakeOne(int* word) => _ = LibC.Syscall(SyscallNumber, word, FutexWake, 1, null, null, 0);
 }

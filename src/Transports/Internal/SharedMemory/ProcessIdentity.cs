@@ -20,7 +20,37 @@ internal static class ProcessIdentity
     /// Returns field 22 of <c>/proc/&lt;pid&gt;/stat</c> (start time in clock ticks since boot), or <see langword="null"/> when
     /// the process does not exist.
     /// </summary>
-    public static ulong? StartTimeOf(int pid)
+    public static ulong? StartTimeOf(int pid) => ReadStat(pid)?.StartTime;
+
+    /// <summary>
+    /// Gets whether the process that recorded (<paramref name="pid"/>, <paramref name="startTime"/>) still runs. A start time
+    /// of 0 means "unknown": then any live process with that pid counts, which errs on the side of not deleting. A zombie
+    /// (killed, not yet reaped by its parent) counts as gone: it runs no code and holds nothing but its pid.
+    /// </summary>
+    public static bool IsAlive(int pid, ulong startTime)
+    {
+        if (pid <= 0)
+        {
+            return false;
+        }
+
+        // Signal 0 checks existence and permission only; EPERM still means "exists" (another user's process).
+        if (LibC.Kill(pid, 0) != 0 && Marshal.GetLastPInvokeError() != EPERM)
+        {
+            return false;
+        }
+
+        var stat = ReadStat(pid);
+        if (stat is not { } known)
+        {
+            return true;
+        }
+
+        return known.State is not ('Z' or 'X') && (startTime == 0 || known.StartTime == startTime);
+    }
+
+    /// <summary>Reads field 3 (state) and field 22 (start time) of <c>/proc/&lt;pid&gt;/stat</c>; null when unreadable.</summary>
+    private static (char State, ulong StartTime)? ReadStat(int pid)
     {
         string stat;
         try
@@ -39,34 +69,9 @@ internal static class ProcessIdentity
         // The command name (field 2) is in parentheses and may itself contain spaces and ')': parse after the last ')'.
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         const int StartTimeIndex = 22 - 3;
-        return fields.Length > StartTimeIndex && ulong.TryParse(fields[StartTimeIndex], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks)
-            ? ticks
+        return fields.Length > StartTimeIndex && fields[0].Length == 1
+            && ulong.TryParse(fields[StartTimeIndex], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks)
+            ? (fields[0][0], ticks)
             : null;
-    }
-
-    /// <summary>
-    /// Gets whether the process that recorded (<paramref name="pid"/>, <paramref name="startTime"/>) still runs. A start time
-    /// of 0 means "unknown": then any live process with that pid counts, which errs on the side of not deleting.
-    /// </summary>
-    public static bool IsAlive(int pid, ulong startTime)
-    {
-        if (pid <= 0)
-        {
-            return false;
-        }
-
-        // Signal 0 checks existence and permission only; EPERM still means "exists" (another user's process).
-        if (LibC.Kill(pid, 0) != 0 && Marshal.GetLastPInvokeError() != EPERM)
-        {
-            return false;
-        }
-
-        if (startTime == 0)
-        {
-            return true;
-        }
-
-        var actual = StartTimeOf(pid);
-        return actual is null || actual == startTime;
     }
 }

@@ -38,7 +38,7 @@ internal static class SharedMemoryName
     /// <summary>The file-name prefix (no directory) of the connection segments of <paramref name="name"/>.</summary>
     public static string SegmentPrefix(string name) => "rpc-" + name + "@";
 
-    private static bool IsValid(string name)
+    internal static bool IsValid(string name)
     {
         if (name.Length is 0 or > MaxNameLength)
         {

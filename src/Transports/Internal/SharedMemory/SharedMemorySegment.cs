@@ -1,7 +1,6 @@
 using System;
 using System.Globalization;
 using System.IO;
-using System.IO.MemoryMappedFiles;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Threading;
@@ -19,12 +18,7 @@ namespace Rpc.Transports.Internal.SharedMemory;
 /// (<see cref="SpscRing"/>): a producer line and a consumer line, 128 bytes apart so that neither side's writes invalidate
 /// the line the other side writes (64-byte lines, plus the adjacent-line prefetcher that pairs them).
 /// </para>
-/// <para>
-/// Files are opened with <c>open(2)</c> directly: creation is <c>O_CREAT|O_EXCL|O_NOFOLLOW</c> with mode 0600 (an existing
-/// file or symbolic link at the path fails the call instead of being reused or followed, whatever
-/// <c>fs.protected_regular</c> says), and opening an existing segment is <c>O_NOFOLLOW</c> followed by an <c>fstat</c> of
-/// the descriptor, so the checks apply to the very file mapped, not to whatever the path names a moment later.
-/// </para>
+/// <para>Files are created, opened and mapped by <see cref="SharedMemoryFile"/> (exclusive, owner-only, never following links).</para>
 /// </remarks>
 internal sealed unsafe class SharedMemorySegment : IDisposable
 {
@@ -45,22 +39,18 @@ internal sealed unsafe class SharedMemorySegment : IDisposable
     private const int RingControlOffset = 256;
     private const int RingControlSize = 256;
 
-    private readonly MemoryMappedFile _file;
-    private readonly MemoryMappedViewAccessor _view;
+    private readonly MappedFile _mapping;
     private readonly byte* _base;
     private string? _pathToUnlink;
     private int _disposed;
 
-    private SharedMemorySegment(MemoryMappedFile file, MemoryMappedViewAccessor view, string path, int ringBytes, bool created)
+    private SharedMemorySegment(MappedFile mapping, string path, int ringBytes, bool created)
     {
-        _file = file;
-        _view = view;
+        _mapping = mapping;
+        _base = mapping.Base;
         Path = path;
         RingBytes = ringBytes;
         _pathToUnlink = created ? path : null;
-        byte* pointer = null;
-        view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
-        _base = pointer + view.PointerOffset;
     }
 
     public string Path { get; }
@@ -83,88 +73,39 @@ internal sealed unsafe class SharedMemorySegment : IDisposable
         {
             var name = prefix + Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
             var path = System.IO.Path.Combine(directory, name);
-            var fd = LibC.Open(path, LibC.ORdWr | LibC.OCreat | LibC.OExcl | LibC.ONoFollow | LibC.OCloExec, LibC.OwnerReadWrite);
+            var fd = SharedMemoryFile.CreateExclusive(path, TotalSize(ringBytes), out _);
             if (fd < 0)
             {
-                var errno = Marshal.GetLastPInvokeError();
-                if (errno == LibC.EEXIST && attempt < 8)
+                if (attempt < 8)
                 {
                     continue;
                 }
 
-                throw new IOException($"Cannot create the shared-memory segment '{path}': {Marshal.GetPInvokeErrorMessage(errno)}.");
+                throw new IOException($"Cannot create the shared-memory segment '{path}': it already exists.");
             }
 
-            var created = true;
-            try
-            {
-                // open() applies the umask to 0600, which can only remove bits; check anyway, plus type and owner.
-                CheckDescriptor(fd, path, expectedSize: 0);
-                // fallocate, not just ftruncate: tmpfs allocates pages on first touch, and a full /dev/shm would then kill the
-                // process with SIGBUS in the middle of a copy. Reserving them now turns that into ENOSPC here.
-                if (LibC.FAllocate(fd, 0, 0, TotalSize(ringBytes)) != 0)
-                {
-                    throw new IOException($"Cannot allocate the shared-memory segment '{path}' ({TotalSize(ringBytes)} bytes): {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}.");
-                }
-
-                var owned = fd;
-                fd = -1;
-                var segment = Map(owned, path, ringBytes, created: true);
-                segment.InitializeHeader();
-                created = false;
-                return segment;
-            }
-            finally
-            {
-                if (fd >= 0)
-                {
-                    _ = LibC.Close(fd);
-                }
-
-                if (created)
-                {
-                    _ = LibC.Unlink(path);
-                }
-            }
+            var segment = Map(fd, path, ringBytes, created: true);
+            segment.InitializeHeader();
+            return segment;
         }
     }
 
     /// <summary>Opens the segment a server created, after checking it is a regular 0600 file of ours of the expected size.</summary>
     public static SharedMemorySegment Open(string path, int ringBytes)
     {
-        var fd = LibC.Open(path, LibC.ORdWr | LibC.ONoFollow | LibC.OCloExec, 0);
-        if (fd < 0)
-        {
-            var errno = Marshal.GetLastPInvokeError();
-            var reason = errno == LibC.ELOOP ? "it is a symbolic link" : Marshal.GetPInvokeErrorMessage(errno);
-            throw new IOException($"Cannot open the shared-memory segment '{path}': {reason}.");
-        }
-
+        var fd = SharedMemoryFile.OpenChecked(path, TotalSize(ringBytes), out _, out _);
+        var segment = Map(fd, path, ringBytes, created: false);
         try
         {
-            CheckDescriptor(fd, path, TotalSize(ringBytes));
-            var owned = fd;
-            fd = -1;
-            var segment = Map(owned, path, ringBytes, created: false);
-            try
-            {
-                segment.CheckHeader();
-            }
-            catch
-            {
-                segment.Dispose();
-                throw;
-            }
-
-            return segment;
+            segment.CheckHeader();
         }
-        finally
+        catch
         {
-            if (fd >= 0)
-            {
-                _ = LibC.Close(fd);
-            }
+            segment.Dispose();
+            throw;
         }
+
+        return segment;
     }
 
     /// <summary>Records the process that opened the segment (the client), for diagnostics and stale-file checks.</summary>
@@ -193,9 +134,7 @@ internal sealed unsafe class SharedMemorySegment : IDisposable
         }
 
         Unlink();
-        _view.SafeMemoryMappedViewHandle.ReleasePointer();
-        _view.Dispose();
-        _file.Dispose();
+        _mapping.Dispose();
     }
 
     /// <summary>
@@ -267,59 +206,20 @@ internal sealed unsafe class SharedMemorySegment : IDisposable
         }
     }
 
-    private static void CheckDescriptor(int fd, string path, long expectedSize)
-    {
-        if (LibC.Statx(fd, string.Empty, LibC.AtEmptyPath, LibC.StatxWanted, out var status) != 0)
-        {
-            throw new IOException($"Cannot inspect the shared-memory segment '{path}': {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}.");
-        }
-
-        var owner = LibC.GetEffectiveUserId();
-        if (!LibC.IsRegularFile(status))
-        {
-            throw new IOException($"'{path}' is not a regular file; Rpc will not map it.");
-        }
-
-        if (status.Uid != owner)
-        {
-            throw new IOException($"The shared-memory segment '{path}' belongs to uid {status.Uid}, not to this process (uid {owner}); Rpc will not map it.");
-        }
-
-        if ((LibC.PermissionBits(status) & ~(int)LibC.OwnerReadWrite) != 0)
-        {
-            throw new IOException(string.Create(CultureInfo.InvariantCulture, $"The shared-memory segment '{path}' has mode {Convert.ToString(LibC.PermissionBits(status), 8)}; Rpc requires 600."));
-        }
-
-        if (expectedSize != 0 && (long)status.Size != expectedSize)
-        {
-            throw new IOException($"The shared-memory segment '{path}' is {status.Size} bytes, expected {expectedSize}.");
-        }
-    }
-
-    /// <summary>Maps <paramref name="fd"/>, taking ownership of it: on failure it is closed here, exactly once.</summary>
+    /// <summary>Maps <paramref name="fd"/>, taking ownership of it: on failure it is closed (and a created file unlinked) here.</summary>
     private static SharedMemorySegment Map(int fd, string path, int ringBytes, bool created)
     {
-        var handle = new SafeFileHandle(fd, ownsHandle: true);
-        MemoryMappedFile file;
         try
         {
-            // leaveOpen: false, so the mapping object owns the descriptor from here on.
-            file = MemoryMappedFile.CreateFromFile(handle, mapName: null, TotalSize(ringBytes), MemoryMappedFileAccess.ReadWrite, HandleInheritability.None, leaveOpen: false);
+            return new SharedMemorySegment(MappedFile.Map(fd, TotalSize(ringBytes)), path, ringBytes, created);
         }
         catch
         {
-            handle.Dispose();
-            throw;
-        }
+            if (created)
+            {
+                _ = LibC.Unlink(path);
+            }
 
-        try
-        {
-            var view = file.CreateViewAccessor(0, TotalSize(ringBytes), MemoryMappedFileAccess.ReadWrite);
-            return new SharedMemorySegment(file, view, path, ringBytes, created);
-        }
-        catch
-        {
-            file.Dispose();
             throw;
         }
     }
