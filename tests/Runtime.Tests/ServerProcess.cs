@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.IO;
+using System.Runtime.InteropServices;
 using System.Threading;
 using System.Threading.Tasks;
 
@@ -112,9 +113,75 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <summary>Kills the server with SIGKILL, as a crash would.</summary>
     public void Kill() => SpawnedProcess.Kill(_process);
 
+    /// <summary>
+    /// Stops the process with SIGSTOP: it stays alive, its sockets open (the kernel still acknowledges what arrives), but
+    /// it runs no instruction until <see cref="Resume"/>. Returns once every thread is stopped (the signal is delivered
+    /// asynchronously, so a thread may otherwise still answer a call sent just after it). Callers resume it in a
+    /// <c>finally</c>, or disposing would wait.
+    /// </summary>
+    public void Suspend()
+    {
+        Signal(SignalStop);
+        var limit = Stopwatch.StartNew();
+        while (!AllThreadsStopped())
+        {
+            if (limit.Elapsed > TimeSpan.FromSeconds(30))
+            {
+                throw new TimeoutException($"Process {_process.Id} did not stop within 30 s of SIGSTOP.");
+            }
+
+            Thread.Sleep(1);
+        }
+    }
+
+    /// <summary>Resumes a process stopped by <see cref="Suspend"/> (SIGCONT).</summary>
+    public void Resume() => Signal(SignalContinue);
+
     public async ValueTask DisposeAsync()
     {
         await SpawnedProcess.StopAsync(_process, TimeSpan.FromSeconds(10));
     }
+
+    private const int SignalStop = 19;
+    private const int SignalContinue = 18;
+
+    /// <summary>Reads each thread's state in /proc (the field after the parenthesized name): 'T' is stopped by a signal.</summary>
+    private bool AllThreadsStopped()
+    {
+        foreach (var task in Directory.GetDirectories($"/proc/{_process.Id}/task"))
+        {
+            string stat;
+            try
+            {
+                stat = File.ReadAllText(Path.Combine(task, "stat"));
+            }
+            catch (IOException)
+            {
+                // The thread exited meanwhile.
+                continue;
+            }
+
+            if (!stat[(stat.LastIndexOf(')') + 2)..].StartsWith('T'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private void Signal(int signal)
+    {
+        if (kill(_process.Id, signal) != 0)
+        {
+            throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}.");
+        }
+    }
+
+    // DllImport, not LibraryImport: the generated marshalling needs unsafe code, which this project does not enable.
+    [DllImport("libc", SetLastError = true)]
+#pragma warning disable SYSLIB1054
+    private static extern int kill(int pid, int signal);
+#pragma warning restore SYSLIB1054
 
 }

@@ -3,7 +3,6 @@ using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
-using System.Runtime.InteropServices;
 using System.Threading.Tasks;
 using Rpc.Tests.Conformance;
 
@@ -17,8 +16,6 @@ namespace Rpc.Tests.Groups;
 /// </summary>
 public sealed class StalledSubscriberTests : TestBase
 {
-    private const int Signal_Stop = 19;
-    private const int Signal_Continue = 18;
     private const int Capacity = 256;
     private const int Running = 31;
     private const int Messages = 2_000;
@@ -59,7 +56,7 @@ public sealed class StalledSubscriberTests : TestBase
 
             group.Add(stalled);
             Assert.Equal(32, group.Count);
-            Assert.Equal(0, kill(host.ProcessId, Signal_Stop));
+            host.Suspend();
             stopped = true;
 
             var payload = new string('m', 500);
@@ -104,7 +101,7 @@ public sealed class StalledSubscriberTests : TestBase
             }
 
             // Resumed, the stopped member gets what was not dropped, newest included, in order; every gap was counted.
-            Assert.Equal(0, kill(host.ProcessId, Signal_Continue));
+            host.Resume();
             stopped = false;
             const int Total = Messages + Burst;
             await WaitUntilAsync(() => group.TryGetStatistics(stalled, out stalledStats) && stalledStats.MessagesSent + stalledStats.MessagesDropped == Total);
@@ -122,7 +119,7 @@ public sealed class StalledSubscriberTests : TestBase
         {
             if (stopped)
             {
-                _ = kill(host.ProcessId, Signal_Continue);
+                host.Resume();
             }
 
             if (stalled is not null)
@@ -140,10 +137,4 @@ public sealed class StalledSubscriberTests : TestBase
     private static string Sequence(int i, string payload) => i.ToString("D8", CultureInfo.InvariantCulture) + payload;
 
     private static int ParseSequence(string message) => int.Parse(message.AsSpan(0, 8), CultureInfo.InvariantCulture);
-
-    // DllImport, not LibraryImport: the generated marshalling needs unsafe code, which this project does not enable.
-    [DllImport("libc")]
-#pragma warning disable SYSLIB1054
-    private static extern int kill(int pid, int signal);
-#pragma warning restore SYSLIB1054
 }
