@@ -29,7 +29,7 @@ namespace Rpc.SharedState;
 /// Access: <see cref="AsSpan()"/> and the indexer are bounds-checked. Plain reads and writes are not synchronized: take
 /// <see cref="Lock()"/> around compound updates, or use the atomic operations of <see cref="SharedAtomics"/> on
 /// <see langword="int"/> and <see langword="long"/> elements. Spans and references must not outlive <see cref="Dispose"/>,
-/// which unmaps the memory; release lock scopes before it too.
+/// which unmaps the memory. Disposing a handle whose lock scope is still open releases the lock.
 /// </para>
 /// </remarks>
 public sealed unsafe class SharedArray<T> : IDisposable

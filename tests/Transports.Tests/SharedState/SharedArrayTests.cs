@@ -163,6 +163,21 @@ public sealed class SharedArrayTests : TestBase
     }
 
     [Fact]
+    public void Dispose_WithALockScopeStillOpen_ReleasesTheLock()
+    {
+        var name = UniqueName();
+        using var other = SharedValue<int>.Create(name);
+        var handle = SharedValue<int>.Open(name);
+        var scope = handle.Lock();
+        handle.Dispose();
+
+        Assert.True(other.TryLock(out var next), "the disposed handle's scope still holds the lock");
+        Assert.False(next.PreviousOwnerDied);
+        next.Dispose();
+        Assert.Throws<ObjectDisposedException>(scope.Dispose);
+    }
+
+    [Fact]
     public async Task WaitForChange_SleepsUntilAnAtomicWrite_OnIntAndLong()
     {
         using var ints = SharedArray<int>.Create(UniqueName(), 4);

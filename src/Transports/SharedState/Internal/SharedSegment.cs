@@ -65,6 +65,9 @@ internal sealed unsafe class SharedSegment : IDisposable
     private int _slot;
     private int _disposed;
 
+    // The generation of the user-lock scope taken through this handle and not yet released (0: none).
+    private int _heldGeneration;
+
     private SharedSegment(MappedFile mapping, string name, ulong inode)
     {
         _mapping = mapping;
@@ -233,6 +236,7 @@ internal sealed unsafe class SharedSegment : IDisposable
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         if (UserLock.TryAcquire(timeoutMilliseconds, cancellationToken, out var previousOwnerDied, out var generation))
         {
+            _heldGeneration = generation;
             scope = new SharedLockScope(this, generation, previousOwnerDied);
             return true;
         }
@@ -247,6 +251,13 @@ internal sealed unsafe class SharedSegment : IDisposable
     public void ReleaseUserLock(int generation)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
+
+        // Cleared while still holding the lock: after the release another thread may take it and record its own.
+        if (_heldGeneration == generation)
+        {
+            _heldGeneration = 0;
+        }
+
         UserLock.Release(generation);
     }
 
@@ -298,12 +309,29 @@ internal sealed unsafe class SharedSegment : IDisposable
         }
     }
 
-    /// <summary>Closes this handle: the last holder removes the file. The mapping is gone afterwards; so are spans over it.</summary>
+    /// <summary>
+    /// Closes this handle, releasing the user lock if a scope of this handle still holds it: the last holder removes the
+    /// file. The mapping is gone afterwards; so are spans over it.
+    /// </summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
+        }
+
+        // A scope still open on this handle would otherwise keep every other process waiting until this one exits.
+        var held = Interlocked.Exchange(ref _heldGeneration, 0);
+        if (held != 0 && UserLock.OwnerPid == Environment.ProcessId)
+        {
+            try
+            {
+                UserLock.Release(held);
+            }
+            catch (SynchronizationLockException)
+            {
+                // Released meanwhile by its scope.
+            }
         }
 
         var table = TableLock;
