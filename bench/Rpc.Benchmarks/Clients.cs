@@ -266,10 +266,10 @@ internal sealed class RpcClient : BenchClient
     private readonly IAsyncDisposable _owner;
     private readonly IBenchService _proxy;
 
-    private RpcClient(RpcConnection connection, IAsyncDisposable owner, int? serverProcessId = null)
+    private RpcClient(IBenchService proxy, IAsyncDisposable owner, int? serverProcessId = null)
     {
         _owner = owner;
-        _proxy = connection.CreateProxy<IBenchService>();
+        _proxy = proxy;
         ServerProcessId = serverProcessId;
     }
 
@@ -277,14 +277,16 @@ internal sealed class RpcClient : BenchClient
 
     public static async Task<BenchClient> ConnectAsync(string endpoint, RpcProtocol protocol)
     {
-        var options = new RpcConnectionOptions { Protocol = protocol };
-        if (BenchSockets.IsTls(endpoint))
-        {
-            options.Transport.Tls = BenchTls.ClientOptions();
-        }
+        var connection = await RpcConnection.ConnectAsync(endpoint, ConnectionOptions(endpoint, protocol));
+        return new RpcClient(connection.CreateProxy<IBenchService>(), connection);
+    }
 
-        var connection = await RpcConnection.ConnectAsync(endpoint, options);
-        return new RpcClient(connection, connection);
+    /// <summary>The same calls through the stable proxy of a reconnecting <see cref="global::Rpc.RpcClient"/>.</summary>
+    public static async Task<BenchClient> ConnectReconnectingAsync(string endpoint)
+    {
+        var client = new global::Rpc.RpcClient(endpoint, new RpcClientOptions { Connection = ConnectionOptions(endpoint, RpcProtocol.Binary) });
+        await client.ConnectAsync();
+        return new RpcClient(client.GetProxy<IBenchService>(), client);
     }
 
     /// <summary>Starts this executable as an Rpc child process (<c>serve-child</c>) over inherited anonymous pipes.</summary>
@@ -299,7 +301,18 @@ internal sealed class RpcClient : BenchClient
 
         options.Arguments.Add("serve-child");
         var child = await RpcChildProcess.StartAsync<IBenchService>(options);
-        return new RpcClient(child.Connection, child, child.ProcessId);
+        return new RpcClient(child.Connection.CreateProxy<IBenchService>(), child, child.ProcessId);
+    }
+
+    private static RpcConnectionOptions ConnectionOptions(string endpoint, RpcProtocol protocol)
+    {
+        var options = new RpcConnectionOptions { Protocol = protocol };
+        if (BenchSockets.IsTls(endpoint))
+        {
+            options.Transport.Tls = BenchTls.ClientOptions();
+        }
+
+        return options;
     }
 
     public override async Task SmallAsync(long[] samples, int offset, int count)

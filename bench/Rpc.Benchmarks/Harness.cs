@@ -269,6 +269,7 @@ internal static class Harness
             TransportOnly("transport only, unix:// (IDuplexPipe, raw frames)", "unix", dedicatedReceiveThread: true),
             TransportOnly("transport only, unix://, async receive (UseDedicatedReceiveThread = false)", "unix", dedicatedReceiveThread: false),
             new() { Name = "Rpc binary, unix://", Scenario = Scenarios.RpcBinary, Transport = "unix", Floor = FloorKind.None, Connect = e => RpcClient.ConnectAsync(e, RpcProtocol.Binary) },
+            new() { Name = "Rpc binary, unix://, RpcClient proxy (reconnecting client)", Scenario = Scenarios.RpcBinary, Transport = "unix", Floor = FloorKind.None, Connect = RpcClient.ConnectReconnectingAsync },
             new() { Name = "Rpc JSON-RPC, unix://", Scenario = Scenarios.RpcJsonRpc, Transport = "unix", Floor = FloorKind.None, Connect = e => RpcClient.ConnectAsync(e, RpcProtocol.JsonRpc) },
             new() { Name = "StreamJsonRpc 2.26, MessagePack + length header over pipes, Unix socket", Scenario = Scenarios.StreamJsonRpc, Transport = "unix", Floor = FloorKind.None, Connect = e => Task.FromResult<BenchClient>(new StreamJsonRpcClient(e)) },
             new() { Name = "gRPC (Grpc.AspNetCore on Kestrel + Grpc.Net.Client), Unix socket", Scenario = Scenarios.Grpc, Transport = "unix", Floor = FloorKind.None, Connect = e => Task.FromResult<BenchClient>(new GrpcClient(e)) },

@@ -47,6 +47,17 @@ public interface ITestService
 
     Task<int> GetProcessIdAsync();
 
+    /// <summary>
+    /// Appends <paramref name="key"/> as a line to the file <paramref name="journal"/>, then waits
+    /// <paramref name="delayMilliseconds"/> and returns the server's process id: the reconnect tests count the runs of
+    /// each call across server processes.
+    /// </summary>
+    Task<int> RecordAsync(string journal, string key, int delayMilliseconds);
+
+    /// <summary><see cref="RecordAsync"/>, marked safe to run more than once.</summary>
+    [RpcIdempotent]
+    Task<int> RecordIdempotentAsync(string journal, string key, int delayMilliseconds);
+
     [RpcMethod("custom.name")]
     Task<string> RenamedAsync(string? maybe);
 }

@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
+using System.IO;
 using System.Linq;
 using System.Runtime.CompilerServices;
 using System.Threading;
@@ -12,6 +13,7 @@ namespace Rpc.Tests;
 public sealed class TestService(ICallback? callback = null) : ITestService
 {
     private readonly ConcurrentQueue<string> _notifications = new();
+    private static readonly object JournalGate = new();
     private volatile bool _lastWaitCancelled;
 
     public Task<int> AddAsync(int a, int b, CancellationToken cancellationToken = default) => Task.FromResult(a + b);
@@ -88,5 +90,21 @@ public sealed class TestService(ICallback? callback = null) : ITestService
 
     public Task<int> GetProcessIdAsync() => Task.FromResult(Environment.ProcessId);
 
+    public Task<int> RecordAsync(string journal, string key, int delayMilliseconds) => RecordCoreAsync(journal, key, delayMilliseconds);
+
+    public Task<int> RecordIdempotentAsync(string journal, string key, int delayMilliseconds) => RecordCoreAsync(journal, key, delayMilliseconds);
+
     public Task<string> RenamedAsync(string? maybe) => Task.FromResult(maybe ?? "<null>");
+
+    private static async Task<int> RecordCoreAsync(string journal, string key, int delayMilliseconds)
+    {
+        // Connections run calls concurrently; one writer at a time keeps each line whole.
+        lock (JournalGate)
+        {
+            File.AppendAllText(journal, key + "\n");
+        }
+
+        await Task.Delay(delayMilliseconds);
+        return Environment.ProcessId;
+    }
 }

@@ -63,25 +63,25 @@ public sealed partial class RpcClient
             where TArguments : struct, IRpcArguments<TArguments> =>
             !method.IsIdempotent && client.Connection is { } connection
                 ? connection.Protocol.InvokeAsync(method, arguments, resultFormatter, cancellationToken)
-                : client.CallAsync(method, arguments, (invoker, args) => invoker.InvokeAsync(method, args, resultFormatter, cancellationToken), cancellationToken);
+                : CallAsync(method, arguments, resultFormatter, cancellationToken);
 
         public Task InvokeAsync<TArguments>(RpcMethod method, in TArguments arguments, CancellationToken cancellationToken)
             where TArguments : struct, IRpcArguments<TArguments> =>
             !method.IsIdempotent && client.Connection is { } connection
                 ? connection.Protocol.InvokeAsync(method, arguments, cancellationToken)
-                : client.CallAsync(method, arguments, (invoker, args) => WithoutResultAsync(invoker.InvokeAsync(method, args, cancellationToken)), cancellationToken);
+                : CallAsync(method, arguments, cancellationToken);
 
         public ValueTask<TResult> InvokeValueTaskAsync<TArguments, TResult>(RpcMethod method, in TArguments arguments, RpcFormatter<TResult> resultFormatter, CancellationToken cancellationToken)
             where TArguments : struct, IRpcArguments<TArguments> =>
             !method.IsIdempotent && client.Connection is { } connection
                 ? connection.Protocol.InvokeValueTaskAsync(method, arguments, resultFormatter, cancellationToken)
-                : new(client.CallAsync(method, arguments, (invoker, args) => invoker.InvokeValueTaskAsync(method, args, resultFormatter, cancellationToken).AsTask(), cancellationToken));
+                : new(CallValueTaskAsync(method, arguments, resultFormatter, cancellationToken));
 
         public ValueTask InvokeValueTaskAsync<TArguments>(RpcMethod method, in TArguments arguments, CancellationToken cancellationToken)
             where TArguments : struct, IRpcArguments<TArguments> =>
             !method.IsIdempotent && client.Connection is { } connection
                 ? connection.Protocol.InvokeValueTaskAsync(method, arguments, cancellationToken)
-                : new(client.CallAsync(method, arguments, (invoker, args) => WithoutResultAsync(invoker.InvokeValueTaskAsync(method, args, cancellationToken).AsTask()), cancellationToken));
+                : new(CallValueTaskAsync(method, arguments, cancellationToken));
 
         /// <summary>Sent on the open connection, else dropped: a notification promises no delivery.</summary>
         public void Notify<TArguments>(RpcMethod method, in TArguments arguments)
@@ -91,5 +91,23 @@ public sealed partial class RpcClient
         public IAsyncEnumerable<TItem> InvokeStreamAsync<TArguments, TItem>(RpcMethod method, in TArguments arguments, RpcFormatter<TItem> itemFormatter, CancellationToken cancellationToken)
             where TArguments : struct, IRpcArguments<TArguments> =>
             client.StreamAsync(method, arguments, itemFormatter, cancellationToken);
+
+        // The slow paths live in methods of their own: a lambda's closure is allocated on entry to the method whose
+        // parameters it captures, so a lambda in the methods above would cost an allocation on the fast path too.
+        private Task<TResult> CallAsync<TArguments, TResult>(RpcMethod method, TArguments arguments, RpcFormatter<TResult> resultFormatter, CancellationToken cancellationToken)
+            where TArguments : struct, IRpcArguments<TArguments> =>
+            client.CallAsync(method, arguments, (invoker, args) => invoker.InvokeAsync(method, args, resultFormatter, cancellationToken), cancellationToken);
+
+        private Task<bool> CallAsync<TArguments>(RpcMethod method, TArguments arguments, CancellationToken cancellationToken)
+            where TArguments : struct, IRpcArguments<TArguments> =>
+            client.CallAsync(method, arguments, (invoker, args) => WithoutResultAsync(invoker.InvokeAsync(method, args, cancellationToken)), cancellationToken);
+
+        private Task<TResult> CallValueTaskAsync<TArguments, TResult>(RpcMethod method, TArguments arguments, RpcFormatter<TResult> resultFormatter, CancellationToken cancellationToken)
+            where TArguments : struct, IRpcArguments<TArguments> =>
+            client.CallAsync(method, arguments, (invoker, args) => invoker.InvokeValueTaskAsync(method, args, resultFormatter, cancellationToken).AsTask(), cancellationToken);
+
+        private Task<bool> CallValueTaskAsync<TArguments>(RpcMethod method, TArguments arguments, CancellationToken cancellationToken)
+            where TArguments : struct, IRpcArguments<TArguments> =>
+            client.CallAsync(method, arguments, (invoker, args) => WithoutResultAsync(invoker.InvokeValueTaskAsync(method, args, cancellationToken).AsTask()), cancellationToken);
     }
 }

@@ -46,7 +46,8 @@ public sealed partial class RpcClient : IAsyncDisposable
     /// <summary>Creates a client of <paramref name="endpoint"/>; it connects on <see cref="ConnectAsync"/> or its first call.</summary>
     /// <param name="endpoint">For example <c>unix:///tmp/calc.sock</c> or <c>tcp://127.0.0.1:5000</c>.</param>
     /// <param name="options">Settings, or <see langword="null"/> for the defaults.</param>
-    /// <exception cref="ArgumentException"><paramref name="endpoint"/> is not an endpoint, or an option is out of range.</exception>
+    /// <exception cref="FormatException"><paramref name="endpoint"/> is not an endpoint.</exception>
+    /// <exception cref="ArgumentException">An option is out of range.</exception>
     public RpcClient(string endpoint, RpcClientOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(endpoint);
@@ -233,6 +234,7 @@ public sealed partial class RpcClient : IAsyncDisposable
             {
                 Volatile.Write(ref _lastError, exception);
                 failures++;
+                // No transport for the scheme, or an address the transport refuses: trying again cannot help.
                 if (failures >= policy.MaxAttempts || exception is NotSupportedException or ArgumentException)
                 {
                     GiveUp(exception, failures);
