@@ -335,7 +335,7 @@ public sealed class BinaryProtocolTests : TestBase
         BinaryPrimitives.WriteUInt32LittleEndian(header, 0x7FFF_FFFF);
         header[4] = 1;
 
-        await pair.ClientPipe.Output.WriteAsync(RawBinaryPeer.AfterHello(header), TimeoutToken);
+        await pair.ClientPipe.Output.WriteAsync(header, TimeoutToken);
 
         await pair.Server.Completion.WaitAsync(TimeoutToken);
         var reason = Assert.IsType<RpcProtocolException>(pair.Server.CloseReason);
@@ -350,7 +350,7 @@ public sealed class BinaryProtocolTests : TestBase
     {
         await using var pair = ConnectedPair.Create(startClient: false);
 
-        await pair.ClientPipe.Output.WriteAsync(RawBinaryPeer.AfterHello(frame), TimeoutToken);
+        await pair.ClientPipe.Output.WriteAsync(frame, TimeoutToken);
 
         await pair.Server.Completion.WaitAsync(TimeoutToken);
         var reason = Assert.IsType<RpcProtocolException>(pair.Server.CloseReason);
@@ -362,7 +362,7 @@ public sealed class BinaryProtocolTests : TestBase
     {
         await using var pair = ConnectedPair.Create(startClient: false);
 
-        await pair.ClientPipe.Output.WriteAsync(RawBinaryPeer.AfterHello([100, 0, 0, 0, 1, 1, 0]), TimeoutToken);
+        await pair.ClientPipe.Output.WriteAsync(new byte[] { 100, 0, 0, 0, 1, 1, 0 }, TimeoutToken);
         await pair.ClientPipe.Output.CompleteAsync();
 
         await pair.Server.Completion.WaitAsync(TimeoutToken);

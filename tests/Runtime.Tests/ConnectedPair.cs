@@ -19,7 +19,10 @@ public sealed class ConnectedPair : IAsyncDisposable
 
     public RpcConnection Client { get; }
 
-    /// <summary>Gets the client's end of the raw pipe, for tests that write bytes the protocol never would.</summary>
+    /// <summary>
+    /// Gets the client's end of the raw pipe, for tests that write bytes the protocol never would. A binary client has
+    /// written its hello there when it was created, so what a test writes follows it.
+    /// </summary>
     public IDuplexPipe ClientPipe { get; }
 
     public ITestService Service => Client.CreateProxy<ITestService>();

@@ -50,18 +50,9 @@ internal sealed partial class BinaryProtocolConnection
         }
     }
 
-    /// <summary>Writes this side's <see cref="ProtocolHello"/>, before any frame; a connection already closed sends nothing.</summary>
-    private void SendHello()
-    {
-        try
-        {
-            // Nothing was written before: the write never waits on a backlog.
-            _ = SendBytes(ProtocolHello.Bytes).AsTask();
-        }
-        catch (ConnectionLostException) when (IsClosed)
-        {
-        }
-    }
+    /// <summary>Writes this side's <see cref="ProtocolHello"/>, before any frame.</summary>
+    // Nothing was written before: the write never waits on a backlog, so the task is complete.
+    private void SendHello() => _ = SendBytes(ProtocolHello.Bytes).AsTask();
 
     /// <summary>Writes a frame nobody waits on (replies, cancellations, credits, notifications).</summary>
     private void PostFrame<TPayload>(FrameKind kind, uint id, uint methodId, in TPayload payload)

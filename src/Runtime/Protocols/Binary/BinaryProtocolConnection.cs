@@ -66,6 +66,10 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
         _callTaskOptions = options.RunContinuationsAsynchronously ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None;
         _dispatchLane = options.Dispatcher?.Options.Ordering == RpcCallOrdering.PerConnectionFifo ? new DispatchLane() : null;
         _frameDeadline = FrameDeadline.Create(options.FrameTimeout, Close);
+
+        // Here rather than in Start: calls may be made before Start (a work queue hub hands a new worker its queued jobs
+        // first), and the hello must precede every frame.
+        SendHello();
     }
 
     public override Task Completion => _completion.Task;
@@ -107,7 +111,6 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
             throw new InvalidOperationException("The connection has already started.");
         }
 
-        SendHello();
         _receiveLoop = ReceiveLoopAsync();
     }
 
