@@ -295,6 +295,7 @@ public sealed class RpcServer : IAsyncDisposable
         {
             protocol = await ProtocolSniffer.DetectAsync(
                 transport.Transport.Input, transport.RemoteEndpoint, _options.Connection.Transport.HandshakeTimeout, _stopping.Token).ConfigureAwait(false);
+
             // NativeAOT has no JSON-RPC (StreamJsonRpc needs run-time code generation): its clients are refused like any other.
             if (!served.Serves(protocol) || (protocol == RpcProtocol.JsonRpc && !System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported))
             {
@@ -303,12 +304,12 @@ public sealed class RpcServer : IAsyncDisposable
         }
         catch (Exception exception)
         {
+            await transport.DisposeAsync().ConfigureAwait(false);
             if (!_stopping.IsCancellationRequested)
             {
                 ClientRefused?.Invoke(exception);
             }
 
-            await transport.DisposeAsync().ConfigureAwait(false);
             return;
         }
 
