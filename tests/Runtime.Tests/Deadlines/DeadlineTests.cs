@@ -218,6 +218,16 @@ public sealed class DeadlineTests : TestBase
         Assert.False(pair.ServerService.Started.IsCompleted);
     }
 
+    [Fact]
+    public void Invalid_timeouts_are_refused_where_they_are_set()
+    {
+        var (pipe, _) = FullDuplexStream.CreatePipePair();
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => RpcConnection.Create(pipe, new RpcConnectionOptions { DefaultCallTimeout = TimeSpan.Zero }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => RpcCallOptions.Timeout(TimeSpan.FromMilliseconds(-5)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Rpc.Runtime.RpcMethod("M", Rpc.Runtime.RpcMethodKind.Request, [], acceptsCancellation: false, timeoutMilliseconds: -1));
+    }
+
     /// <summary>A client and a server, each serving <see cref="DeadlineService"/> (the server's relays to the client's).</summary>
     private sealed class DeadlinePair : IAsyncDisposable
     {
