@@ -83,7 +83,8 @@ public static class RpcCallOptions
                 left = TimeSpan.Zero;
             }
 
-            if (timeout == System.Threading.Timeout.InfiniteTimeSpan || left < timeout)
+            // A deadline beyond any timer's reach cannot come before a timeout, and is the same as none.
+            if (left <= MaxTimeout && (timeout == System.Threading.Timeout.InfiniteTimeSpan || left < timeout))
             {
                 timeout = left;
             }
@@ -93,6 +94,10 @@ public static class RpcCallOptions
     }
 
     internal static void Restore(CallScope? outer) => Current.Value = outer;
+
+    /// <summary>What the caller of a call past its deadline gets, on either protocol.</summary>
+    internal static RpcTimeoutException DeadlineExceeded(RpcMethod method, Exception? innerException) =>
+        new($"The call to '{method.WireName}' did not complete before its deadline.", innerException);
 
     private static CallScope? Enter()
     {

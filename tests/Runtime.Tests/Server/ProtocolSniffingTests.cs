@@ -179,23 +179,6 @@ public sealed class ProtocolSniffingTests : TestBase
         await WaitUntilAsync(() => server.Connections.Count == 0);
     }
 
-    [Fact]
-    public async Task A_binary_peer_whose_hello_has_the_wrong_magic_is_disconnected_with_a_protocol_error()
-    {
-        var (pipe, peer) = Nerdbank.Streams.FullDuplexStream.CreatePipePair();
-        await using var connection = RpcConnection.Create(pipe);
-        connection.Start();
-        var pending = connection.CreateProxy<ITestService>().AddAsync(1, 2, TimeoutToken);
-
-        // The right first byte (so a server would have taken it for binary), then not "RPC".
-        await peer.Output.WriteAsync(new byte[] { 0x89, (byte)'H', (byte)'T', (byte)'T', 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }, TimeoutToken);
-
-        var lost = await Assert.ThrowsAsync<ConnectionLostException>(() => pending).WaitAsync(TimeoutToken);
-        var reason = Assert.IsType<RpcProtocolException>(lost.InnerException);
-        Assert.Contains("did not open with Rpc's binary hello: its first bytes are 8948545401", reason.Message, StringComparison.Ordinal);
-        Assert.Same(reason, connection.CloseReason);
-    }
-
     private Task<RpcConnection> ConnectAsync(string endpoint, string transport, RpcProtocol protocol) =>
         RpcConnection.ConnectAsync(endpoint, new RpcConnectionOptions { Protocol = protocol, Transport = TestEndpoints.ClientTransport(transport) }, TimeoutToken);
 

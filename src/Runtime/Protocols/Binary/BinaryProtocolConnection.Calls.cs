@@ -312,7 +312,7 @@ internal sealed partial class BinaryProtocolConnection
         }
 
         entry.Release();
-        entry.Call.Fail(new RpcTimeoutException($"The call to '{entry.Method.WireName}' did not complete before its deadline."));
+        entry.Call.Fail(RpcCallOptions.DeadlineExceeded(entry.Method, innerException: null));
         if (peerKnowsCall)
         {
             SendCancelQuietly(id);

@@ -403,7 +403,14 @@ internal sealed partial class BinaryProtocolConnection
 
         if (TryTakePending(id, out var entry))
         {
-            entry.Call.Fail(error.ErrorCode == RpcErrorCode.MethodNotFound ? NameUnknownMethod(error, entry.Method) : error);
+            entry.Call.Fail(error.ErrorCode switch
+            {
+                RpcErrorCode.MethodNotFound => NameUnknownMethod(error, entry.Method),
+
+                // The server's clock reached the deadline first: the caller sees the same exception as from its own.
+                RpcErrorCode.DeadlineExceeded => new RpcTimeoutException($"The call to '{entry.Method.WireName}' did not complete before its deadline (the server stopped it).", error),
+                _ => error,
+            });
         }
     }
 

@@ -250,7 +250,7 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
     }
 
     public override IAsyncEnumerable<TItem> InvokeStreamAsync<TArguments, TItem>(RpcMethod method, in TArguments arguments, RpcFormatter<TItem> itemFormatter, CancellationToken cancellationToken) =>
-        new JsonRpcStream<TItem>(this, method.WireName, arguments.ToPositionalArray(), cancellationToken);
+        new JsonRpcStream<TItem>(this, method, arguments.ToPositionalArray(), cancellationToken);
 
     // ---- Serving side, called by JsonRpcEngine ----
 
@@ -541,7 +541,7 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
         }
         catch (OperationCanceledException exception) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            throw new RpcTimeoutException($"The call to '{method.WireName}' did not complete before its deadline.", exception);
+            throw RpcCallOptions.DeadlineExceeded(method, exception);
         }
     }
 

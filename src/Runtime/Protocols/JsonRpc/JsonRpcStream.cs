@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics.CodeAnalysis;
 using System.Threading;
 using System.Threading.Tasks;
+using Rpc.Runtime;
 
 namespace Rpc.Protocols.JsonRpc;
 
@@ -13,7 +14,7 @@ namespace Rpc.Protocols.JsonRpc;
 /// </summary>
 [RequiresDynamicCode(JsonRpcProtocolConnection.DynamicCodeReason)]
 [RequiresUnreferencedCode(JsonRpcProtocolConnection.UnreferencedCodeReason)]
-internal sealed class JsonRpcStream<TItem>(JsonRpcProtocolConnection connection, string wireName, object?[] arguments, CancellationToken methodToken)
+internal sealed class JsonRpcStream<TItem>(JsonRpcProtocolConnection connection, RpcMethod method, object?[] arguments, CancellationToken methodToken)
     : IAsyncEnumerable<TItem>
 {
     public IAsyncEnumerator<TItem> GetAsyncEnumerator(CancellationToken cancellationToken = default)
@@ -23,9 +24,17 @@ internal sealed class JsonRpcStream<TItem>(JsonRpcProtocolConnection connection,
             return new Enumerator(connection, new OperationCanceledException(methodToken.IsCancellationRequested ? methodToken : cancellationToken));
         }
 
+        // The deadline bounds the whole stream: its timer runs from here until the enumerator is disposed.
+        var timeout = RpcCallOptions.TimeoutOf(method, connection.Options);
+        var deadline = timeout == Timeout.InfiniteTimeSpan ? null : new CancellationTokenSource(timeout, connection.Options.TimeProvider);
         CancellationTokenSource? linked = null;
         var token = methodToken;
-        if (methodToken.CanBeCanceled && cancellationToken.CanBeCanceled)
+        if (deadline is not null)
+        {
+            linked = CancellationTokenSource.CreateLinkedTokenSource(methodToken, cancellationToken, deadline.Token);
+            token = linked.Token;
+        }
+        else if (methodToken.CanBeCanceled && cancellationToken.CanBeCanceled)
         {
             linked = CancellationTokenSource.CreateLinkedTokenSource(methodToken, cancellationToken);
             token = linked.Token;
@@ -38,10 +47,11 @@ internal sealed class JsonRpcStream<TItem>(JsonRpcProtocolConnection connection,
         if (connection.IsClosed)
         {
             linked?.Dispose();
+            deadline?.Dispose();
             return new Enumerator(connection, connection.Translate(new StreamJsonRpc.ConnectionLostException(), token));
         }
 
-        return new Enumerator(connection, wireName, arguments, linked, token);
+        return new Enumerator(connection, method, arguments, linked, deadline, token, methodToken, cancellationToken);
     }
 
     private sealed class Enumerator : IAsyncEnumerator<TItem>
@@ -51,6 +61,10 @@ internal sealed class JsonRpcStream<TItem>(JsonRpcProtocolConnection connection,
         private readonly Exception? _error;
         private readonly CancellationToken _token;
         private readonly CancellationTokenSource? _linked;
+        private readonly RpcMethod? _method;
+        private readonly CancellationTokenSource? _deadline;
+        private readonly CancellationToken _methodToken;
+        private readonly CancellationToken _enumeratorToken;
         private IAsyncEnumerator<TItem>? _inner;
 
         public Enumerator(JsonRpcProtocolConnection connection, Exception error)
@@ -59,14 +73,20 @@ internal sealed class JsonRpcStream<TItem>(JsonRpcProtocolConnection connection,
             _error = error;
         }
 
-        public Enumerator(JsonRpcProtocolConnection connection, string wireName, object?[] arguments, CancellationTokenSource? linked, CancellationToken token)
+        public Enumerator(
+            JsonRpcProtocolConnection connection, RpcMethod method, object?[] arguments, CancellationTokenSource? linked, CancellationTokenSource? deadline,
+            CancellationToken token, CancellationToken methodToken, CancellationToken enumeratorToken)
         {
             _connection = connection;
             _token = token;
             _linked = linked;
+            _method = method;
+            _deadline = deadline;
+            _methodToken = methodToken;
+            _enumeratorToken = enumeratorToken;
             try
             {
-                _start = connection.Rpc.InvokeWithCancellationAsync<IAsyncEnumerable<TItem>>(wireName, arguments, token);
+                _start = connection.Rpc.InvokeWithCancellationAsync<IAsyncEnumerable<TItem>>(method.WireName, arguments, token);
             }
             catch (Exception exception)
             {
@@ -102,7 +122,14 @@ internal sealed class JsonRpcStream<TItem>(JsonRpcProtocolConnection connection,
             }
             catch (Exception exception)
             {
-                throw _connection.Translate(exception, _token);
+                var translated = _connection.Translate(exception, _token);
+                if (translated is OperationCanceledException && _deadline is { IsCancellationRequested: true }
+                    && !_methodToken.IsCancellationRequested && !_enumeratorToken.IsCancellationRequested)
+                {
+                    throw RpcCallOptions.DeadlineExceeded(_method!, translated);
+                }
+
+                throw translated;
             }
         }
 
@@ -149,6 +176,7 @@ internal sealed class JsonRpcStream<TItem>(JsonRpcProtocolConnection connection,
             finally
             {
                 _linked?.Dispose();
+                _deadline?.Dispose();
             }
         }
     }
