@@ -20,18 +20,30 @@ public sealed partial class RpcClient
     {
         var maxAttempts = method.IsIdempotent ? _options.MaxIdempotentAttempts : 1;
         var snapshot = maxAttempts > 1 ? ArgumentsSnapshot.Take(arguments) : null;
-        for (var attempt = 1; ; attempt++)
+
+        // The call's deadline covers the waits for a connection and every send: each send gets only the time left.
+        var timeout = RpcCallOptions.TimeoutOf(method, _options.Connection);
+        DateTimeOffset? deadline = timeout == Timeout.InfiniteTimeSpan ? null : _options.Connection.TimeProvider.GetUtcNow() + timeout;
+        RpcCallScope? deadlineScope = deadline is { } moment ? RpcCallOptions.Deadline(moment) : null;
+        try
         {
-            // A retry always waits for the next connection: failing it fast would waste the retry.
-            var connection = await WaitForConnectionAsync(_options.WaitForReady || attempt > 1, cancellationToken).ConfigureAwait(false);
-            try
+            for (var attempt = 1; ; attempt++)
             {
-                return await send(connection.Protocol, arguments).ConfigureAwait(false);
+                // A retry always waits for the next connection: failing it fast would waste the retry.
+                var connection = await WaitForConnectionAsync(_options.WaitForReady || attempt > 1, method, deadline, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    return await send(connection.Protocol, arguments).ConfigureAwait(false);
+                }
+                catch (ConnectionLostException) when (snapshot is not null && attempt < maxAttempts && !cancellationToken.IsCancellationRequested)
+                {
+                    arguments = ArgumentsSnapshot.Restore<TArguments>(snapshot);
+                }
             }
-            catch (ConnectionLostException) when (snapshot is not null && attempt < maxAttempts && !cancellationToken.IsCancellationRequested)
-            {
-                arguments = ArgumentsSnapshot.Restore<TArguments>(snapshot);
-            }
+        }
+        finally
+        {
+            deadlineScope?.Dispose();
         }
     }
 
@@ -46,7 +58,9 @@ public sealed partial class RpcClient
         where TArguments : struct, IRpcArguments<TArguments>
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, enumeratorToken);
-        var connection = await WaitForConnectionAsync(_options.WaitForReady, linked.Token).ConfigureAwait(false);
+        var timeout = RpcCallOptions.TimeoutOf(method, _options.Connection);
+        DateTimeOffset? deadline = timeout == Timeout.InfiniteTimeSpan ? null : _options.Connection.TimeProvider.GetUtcNow() + timeout;
+        var connection = await WaitForConnectionAsync(_options.WaitForReady, method, deadline, linked.Token).ConfigureAwait(false);
         await foreach (var item in connection.Protocol.InvokeStreamAsync(method, arguments, itemFormatter, cancellationToken).WithCancellation(enumeratorToken).ConfigureAwait(false))
         {
             yield return item;

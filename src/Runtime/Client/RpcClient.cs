@@ -116,7 +116,7 @@ public sealed partial class RpcClient : IAsyncDisposable
     /// <exception cref="ConnectionLostException">The client gave up; the inner exception is the last attempt's error.</exception>
     /// <exception cref="ObjectDisposedException">The client was disposed.</exception>
     public async Task WaitUntilConnectedAsync(CancellationToken cancellationToken = default) =>
-        await WaitForConnectionAsync(waitForReady: true, cancellationToken).ConfigureAwait(false);
+        await WaitForConnectionAsync(waitForReady: true, method: null, deadline: null, cancellationToken).ConfigureAwait(false);
 
     /// <summary>
     /// Stops reconnecting and closes the connection: calls in flight fail with <see cref="ConnectionLostException"/>,
@@ -156,11 +156,11 @@ public sealed partial class RpcClient : IAsyncDisposable
     /// (else <see cref="ConnectionLostException"/> at once).
     /// </summary>
     /// <remarks>
-    /// The wait is bounded by <paramref name="cancellationToken"/> only. Deadline seam: when calls carry a deadline
-    /// (<c>RpcConnectionOptions.DefaultCallTimeout</c>, <c>[RpcTimeout]</c>), the caller links it into this token, so a call
-    /// waiting for the connection fails at its deadline like one waiting for its reply.
+    /// The wait is bounded by <paramref name="cancellationToken"/> and by the call's <paramref name="deadline"/>: a call
+    /// waiting for the connection fails at its deadline with <see cref="RpcTimeoutException"/>, like one waiting for its
+    /// reply.
     /// </remarks>
-    private async ValueTask<RpcConnection> WaitForConnectionAsync(bool waitForReady, CancellationToken cancellationToken)
+    private async ValueTask<RpcConnection> WaitForConnectionAsync(bool waitForReady, RpcMethod? method, DateTimeOffset? deadline, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -187,7 +187,23 @@ public sealed partial class RpcClient : IAsyncDisposable
                     Volatile.Read(ref _lastError));
             }
 
-            await Volatile.Read(ref _ready).Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            var next = Volatile.Read(ref _ready).Task;
+            if (deadline is not { } moment)
+            {
+                await next.WaitAsync(cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            var clock = _options.Connection.TimeProvider;
+            var left = moment - clock.GetUtcNow();
+            try
+            {
+                await next.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, clock, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException) when (!next.IsCompleted)
+            {
+                throw RpcCallOptions.DeadlineExceeded(method!, innerException: null);
+            }
         }
     }
 

@@ -109,6 +109,27 @@ public sealed class ReconnectBackoffTests : TestBase
     }
 
     [Fact]
+    public async Task A_call_waiting_for_the_connection_fails_at_its_deadline()
+    {
+        var clock = new FakeTimeProvider();
+        await using var client = new RpcClient(NoServer(), new RpcClientOptions
+        {
+            TimeProvider = clock,
+            WaitForReady = true,
+            Connection = { TimeProvider = clock, DefaultCallTimeout = TimeSpan.FromSeconds(2) },
+        });
+
+        var call = client.GetProxy<ITestService>().AddAsync(1, 2);
+        await WaitUntilAsync(() => client.State == RpcClientState.Connecting);
+        clock.Advance(TimeSpan.FromSeconds(1.9));
+        Assert.False(call.IsCompleted);
+        clock.Advance(TimeSpan.FromSeconds(0.1));
+
+        var timeout = await Assert.ThrowsAsync<RpcTimeoutException>(() => call.WaitAsync(TimeoutToken));
+        Assert.Equal(RpcErrorCode.DeadlineExceeded, timeout.ErrorCode);
+    }
+
+    [Fact]
     public async Task Disposing_fails_waiting_and_later_calls_with_ObjectDisposedException()
     {
         var client = new RpcClient(NoServer(), new RpcClientOptions { TimeProvider = new FakeTimeProvider(), WaitForReady = true });
