@@ -55,6 +55,7 @@ public sealed class RequestHeaderTests : TestBase
 
         await pair.ClientPipe.Output.WriteAsync(RequestFrame(id: 1, header, [0x91, 0xA2, (byte)'h', (byte)'i']), TimeoutToken);
 
+        await SkipHelloAsync(pair.ClientPipe.Input);
         var reply = await ReadFrameAsync(pair.ClientPipe.Input);
         Assert.Equal(4, reply[4]); // Response
         Assert.Equal(1u, BinaryPrimitives.ReadUInt32LittleEndian(reply.AsSpan(5)));
@@ -110,9 +111,28 @@ public sealed class RequestHeaderTests : TestBase
         var (clientPipe, peerPipe) = FullDuplexStream.CreatePipePair();
         await using var client = RpcConnection.Create(clientPipe, options);
         client.Start();
+        await peerPipe.Output.WriteAsync(BinaryHello.Before(), TimeoutToken);
 
         _ = client.CreateProxy<IDeadlineService>().EchoAsync(7);
+        await SkipHelloAsync(peerPipe.Input);
         return (await ReadFrameAsync(peerPipe.Input))[..expectedLength];
+    }
+
+    /// <summary>Passes over the hello a binary connection sends before its first frame.</summary>
+    private async Task SkipHelloAsync(PipeReader input)
+    {
+        while (true)
+        {
+            var result = await input.ReadAsync(TimeoutToken);
+            if (result.Buffer.Length >= Rpc.Protocols.Binary.ProtocolHello.Size)
+            {
+                input.AdvanceTo(result.Buffer.GetPosition(Rpc.Protocols.Binary.ProtocolHello.Size));
+                return;
+            }
+
+            Assert.False(result.IsCompleted, "The peer closed before its hello.");
+            input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+        }
     }
 
     private async Task<byte[]> ReadFrameAsync(PipeReader input)
