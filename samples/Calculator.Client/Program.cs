@@ -11,8 +11,9 @@ using Rpc.Samples;
 // The demo. Usage: Calculator.Client [--server <path to Calculator.Server(.dll)>] [--endpoint <endpoint> --format binary|json]
 // Without --endpoint it starts the server as a child process listening on a Unix socket, TCP, a named pipe and shared
 // memory, and shows the same calls over each (a streamed result, a cancelled call and a remote exception over the first),
-// then JSON-RPC calls to the first endpoint (a server endpoint serves both protocols), then starts a second server as an RpcChildProcess connected over anonymous pipes. It exits non-zero if anything is
-// not as expected: 1 (with one line on stderr when the server cannot be reached), 2 for a bad command line.
+// then the other protocol on the first endpoint (an endpoint serves both; JSON-RPC is skipped in a NativeAOT build), then
+// starts a second server as an RpcChildProcess connected over anonymous pipes. It exits non-zero if anything is not as
+// expected: 1 (with one line on stderr when the server cannot be reached), 2 for a bad command line.
 return await CommandLine.RunAsync("Calculator.Client", () => RunAsync(args));
 
 static async Task<int> RunAsync(string[] args)
@@ -58,8 +59,12 @@ static async Task<int> RunAsync(string[] args)
     }
 
     // The same endpoint serves the other protocol too: the server tells them apart by the client's first byte.
+    // JSON-RPC runs on StreamJsonRpc, which a NativeAOT build cannot carry.
     var otherProtocol = protocol == RpcProtocol.Binary ? RpcProtocol.JsonRpc : RpcProtocol.Binary;
-    await RunOverEndpointAsync(server.Endpoints[0], new RpcConnectionOptions { Protocol = otherProtocol }, showEverything: false);
+    if (otherProtocol == RpcProtocol.Binary || System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported)
+    {
+        await RunOverEndpointAsync(server.Endpoints[0], new RpcConnectionOptions { Protocol = otherProtocol }, showEverything: false);
+    }
 
     var exitCode = await server.StopAsync();
     Console.WriteLine($"server exited with code {exitCode}");
