@@ -11,6 +11,7 @@ internal sealed class KnownSymbols
         RpcIdempotentAttribute = compilation.GetTypeByMetadataName(KnownTypeNames.RpcIdempotentAttribute);
         RpcTimeoutAttribute = compilation.GetTypeByMetadataName(KnownTypeNames.RpcTimeoutAttribute);
         RpcBuffer = compilation.GetTypeByMetadataName(KnownTypeNames.RpcBuffer);
+        SharedArrayOfT = compilation.GetTypeByMetadataName(KnownTypeNames.SharedArrayOfT);
         Task = compilation.GetTypeByMetadataName(KnownTypeNames.Task);
         TaskOfT = compilation.GetTypeByMetadataName(KnownTypeNames.TaskOfT);
         ValueTask = compilation.GetTypeByMetadataName(KnownTypeNames.ValueTask);
@@ -43,6 +44,8 @@ internal sealed class KnownSymbols
     public INamedTypeSymbol? RpcTimeoutAttribute { get; }
 
     public INamedTypeSymbol? RpcBuffer { get; }
+
+    public INamedTypeSymbol? SharedArrayOfT { get; }
 
     public INamedTypeSymbol? Task { get; }
 

@@ -35,10 +35,10 @@ namespace Rpc.SharedState;
 public sealed unsafe class SharedArray<T> : IDisposable
     where T : unmanaged
 {
-    private static readonly string TypeName = typeof(T).ToString();
+    internal static readonly string TypeName = typeof(T).ToString();
 
     // The type's name and size, hashed: what two processes must agree on to read the same bytes the same way.
-    private static readonly ulong TypeIdentity = BitConverter.ToUInt64(SHA256.HashData(Encoding.UTF8.GetBytes(TypeName + ":" + Unsafe.SizeOf<T>())));
+    internal static readonly ulong TypeIdentity = BitConverter.ToUInt64(SHA256.HashData(Encoding.UTF8.GetBytes(TypeName + ":" + Unsafe.SizeOf<T>())));
 
     private readonly SharedSegment _segment;
 
