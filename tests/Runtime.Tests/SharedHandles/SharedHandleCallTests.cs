@@ -90,6 +90,26 @@ public sealed class SharedHandleCallTests : TestBase
     }
 
     [Fact]
+    public async Task Json_rpc_refuses_a_shared_array_before_sending_and_the_connection_serves_on()
+    {
+        await using var server = await ServerProcess.StartAsync([TestEndpoints.Create("unix")], "json", cancellationToken: TimeoutToken);
+        await using var connection = await RpcConnection.ConnectAsync(server.Endpoints[0], new RpcConnectionOptions { Protocol = RpcProtocol.JsonRpc }, TimeoutToken);
+        var name = UniqueName();
+        using (var data = SharedArray<int>.Create(name, [1, 2, 3]))
+        {
+            var error = await Assert.ThrowsAsync<RpcException>(() => connection.CreateProxy<ISharedHandleService>().AddInPlaceAsync(data, 5)).WaitAsync(TimeoutToken);
+
+            // RpcException ← System.Text.Json's JsonException ← the refusal's NotSupportedException.
+            Assert.Contains("only with the binary protocol", error.ToString(), StringComparison.Ordinal);
+            Assert.Equal([1, 2, 3], data.AsSpan().ToArray());
+            Assert.Equal(1, data.HolderCount);
+            Assert.Equal(3, await connection.CreateProxy<ITestService>().AddAsync(1, 2, TimeoutToken).WaitAsync(TimeoutToken));
+        }
+
+        Assert.False(File.Exists(SegmentPath(name)));
+    }
+
+    [Fact]
     public void A_handle_from_another_boot_is_refused_with_a_typed_error_and_opens_nothing()
     {
         var name = UniqueName();
