@@ -182,6 +182,7 @@ public sealed class BaselineTests
         {
             Task<int> BlurAsync(SharedArray<Pixel> frame, int radius);
             Task<SharedArray<float>?> HistogramAsync(SharedArray<Pixel>? frame);
+            Task<long> SumAsync(SharedArraySlice<long> part);
         }
         """);
 

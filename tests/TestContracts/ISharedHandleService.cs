@@ -11,6 +11,9 @@ public interface ISharedHandleService
     /// <summary>Adds <paramref name="delta"/> to every element in place; returns the holder count it saw (the caller's handle and its own).</summary>
     Task<int> AddInPlaceAsync(SharedArray<int> data, int delta);
 
+    /// <summary>Negates the elements of the slice in place; returns how many.</summary>
+    Task<int> NegateSliceAsync(SharedArraySlice<int> slice);
+
     /// <summary>Creates <paramref name="name"/> with element i = 3i, keeps it open (until <see cref="ReleaseSharedAsync"/>) and returns it.</summary>
     Task<SharedArray<int>> ShareAsync(string name, int length);
 
@@ -34,6 +37,20 @@ public sealed class SharedHandleService : ISharedHandleService
             }
 
             return Task.FromResult(data.HolderCount);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<int> NegateSliceAsync(SharedArraySlice<int> slice)
+    {
+        using (slice)
+        {
+            foreach (ref var element in slice.AsSpan())
+            {
+                element = -element;
+            }
+
+            return Task.FromResult(slice.Length);
         }
     }
 

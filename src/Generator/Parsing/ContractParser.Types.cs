@@ -65,6 +65,11 @@ internal sealed partial class ContractParser
             return new FormatterRef(FormatterRefKind.SharedArray, TypeNames.RenderNonNullable(((INamedTypeSymbol)type).TypeArguments[0]));
         }
 
+        if (KnownSymbols.Is(type, _known.SharedArraySliceOfT))
+        {
+            return new FormatterRef(FormatterRefKind.SharedArraySlice, TypeNames.RenderNonNullable(((INamedTypeSymbol)type).TypeArguments[0]));
+        }
+
         if (_fieldsByType.TryGetValue(nonNullable, out var existing))
         {
             return new FormatterRef(FormatterRefKind.Field, existing);

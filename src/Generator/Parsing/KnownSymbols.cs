@@ -12,6 +12,7 @@ internal sealed class KnownSymbols
         RpcTimeoutAttribute = compilation.GetTypeByMetadataName(KnownTypeNames.RpcTimeoutAttribute);
         RpcBuffer = compilation.GetTypeByMetadataName(KnownTypeNames.RpcBuffer);
         SharedArrayOfT = compilation.GetTypeByMetadataName(KnownTypeNames.SharedArrayOfT);
+        SharedArraySliceOfT = compilation.GetTypeByMetadataName(KnownTypeNames.SharedArraySliceOfT);
         Task = compilation.GetTypeByMetadataName(KnownTypeNames.Task);
         TaskOfT = compilation.GetTypeByMetadataName(KnownTypeNames.TaskOfT);
         ValueTask = compilation.GetTypeByMetadataName(KnownTypeNames.ValueTask);
@@ -46,6 +47,8 @@ internal sealed class KnownSymbols
     public INamedTypeSymbol? RpcBuffer { get; }
 
     public INamedTypeSymbol? SharedArrayOfT { get; }
+
+    public INamedTypeSymbol? SharedArraySliceOfT { get; }
 
     public INamedTypeSymbol? Task { get; }
 

@@ -136,6 +136,10 @@ public sealed unsafe class SharedArray<T> : IDisposable
     /// <exception cref="ObjectDisposedException">This handle was disposed.</exception>
     public Span<T> AsSpan(int start, int length) => AsSpan().Slice(start, length);
 
+    /// <summary>Gets the range of <paramref name="length"/> elements from <paramref name="start"/>, to pass in a call.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The range is not inside the array.</exception>
+    public SharedArraySlice<T> Slice(int start, int length) => new(this, start, length);
+
     /// <summary>Takes the array's lock, waiting as long as it takes (a holder that dies releases it; see <see cref="Lock(TimeSpan, CancellationToken)"/>).</summary>
     public SharedLockScope Lock()
     {

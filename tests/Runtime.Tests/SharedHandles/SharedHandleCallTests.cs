@@ -44,6 +44,47 @@ public sealed class SharedHandleCallTests : TestBase
     }
 
     [Fact]
+    public async Task A_slice_gives_the_server_only_its_range()
+    {
+        await using var server = await ServerProcess.StartAsync([TestEndpoints.Create("shm")], "binary", cancellationToken: TimeoutToken);
+        await using var connection = await RpcConnection.ConnectAsync(server.Endpoints[0], TestEndpoints.ClientOptions("shm"), TimeoutToken);
+        var name = UniqueName();
+        using (var data = SharedArray<int>.Create(name, [1, 2, 3, 4, 5, 6]))
+        {
+            Assert.Equal(3, await connection.CreateProxy<ISharedHandleService>().NegateSliceAsync(data.Slice(2, 3)).WaitAsync(TimeoutToken));
+
+            Assert.Equal([1, 2, -3, -4, -5, 6], data.AsSpan().ToArray());
+            Assert.Equal(1, data.HolderCount);
+        }
+
+        Assert.False(File.Exists(SegmentPath(name)));
+    }
+
+    [Fact]
+    public void A_slice_handle_whose_range_is_outside_the_array_is_refused_before_opening()
+    {
+        var name = UniqueName();
+        using var data = SharedArray<int>.Create(name, 8);
+        var buffer = new ArrayBufferWriter<byte>();
+        var writer = new MessagePackWriter(buffer);
+        SharedArraySliceFormatter<int>.Instance.Write(ref writer, data.Slice(6, 2));
+        writer.Flush();
+        var handle = buffer.WrittenSpan.ToArray();
+
+        // The count is the last field, a positive fixint: 2 becomes 3, one element past the end.
+        Assert.Equal(2, handle[^1]);
+        handle[^1] = 3;
+
+        var error = Assert.Throws<MessagePackSerializationException>(() =>
+        {
+            var reader = new MessagePackReader(handle);
+            return SharedArraySliceFormatter<int>.Instance.Read(ref reader);
+        });
+        Assert.Contains("[6, 6+3) of 8 elements", error.Message, StringComparison.Ordinal);
+        Assert.Equal(1, data.HolderCount);
+    }
+
+    [Fact]
     public async Task A_returned_array_is_the_servers_memory_and_outlives_the_servers_handle()
     {
         await using var server = await ServerProcess.StartAsync([TestEndpoints.Create("shm")], "binary", cancellationToken: TimeoutToken);
@@ -116,8 +157,8 @@ public sealed class SharedHandleCallTests : TestBase
         using var data = SharedArray<int>.Create(name, 8);
         var handle = Write(data);
 
-        // The boot id is the handle's last field: 16 bytes at the end.
-        handle[^1] ^= 0xFF;
+        // The boot id is 16 bytes followed by start and count (0 and 8: one byte each).
+        handle[^3] ^= 0xFF;
 
         var error = Assert.Throws<SharedHandleFromOtherMachineException>(() => Read<int>(handle));
         Assert.Equal(name, error.Name);

@@ -7,7 +7,7 @@ using Rpc.SharedState;
 namespace Rpc.Protocols.JsonRpc;
 
 /// <summary>
-/// Refuses <see cref="SharedArray{T}"/> on the JSON-RPC wire, both ways: JSON-RPC is the interop protocol, whose peers
+/// Refuses <see cref="SharedArray{T}"/> and <see cref="SharedArraySlice{T}"/> on the JSON-RPC wire, both ways: JSON-RPC is the interop protocol, whose peers
 /// may be on another machine or in another language, where a shared memory handle means nothing. Without this,
 /// System.Text.Json would write the handle's public properties and the peer would fail to read them, far from the cause.
 /// </summary>
@@ -19,18 +19,18 @@ internal sealed class SharedArrayJsonRefusal : JsonConverterFactory
         "Shared arrays can be passed in calls only with the binary protocol (RpcProtocol.Binary), between processes of one machine; over JSON-RPC send the data itself (an RpcBuffer or an array).";
 
     public override bool CanConvert(Type typeToConvert) =>
-        typeToConvert.IsGenericType && typeToConvert.GetGenericTypeDefinition() == typeof(SharedArray<>);
+        typeToConvert.IsGenericType && typeToConvert.GetGenericTypeDefinition() is var definition
+        && (definition == typeof(SharedArray<>) || definition == typeof(SharedArraySlice<>));
 
     public override JsonConverter CreateConverter(Type typeToConvert, JsonSerializerOptions options) =>
-        (JsonConverter)Activator.CreateInstance(typeof(Refusal<>).MakeGenericType(typeToConvert.GetGenericArguments()[0]))!;
+        (JsonConverter)Activator.CreateInstance(typeof(Refusal<>).MakeGenericType(typeToConvert))!;
 
-    private sealed class Refusal<T> : JsonConverter<SharedArray<T>>
-        where T : unmanaged
+    private sealed class Refusal<THandle> : JsonConverter<THandle>
     {
-        public override SharedArray<T> Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+        public override THandle Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
             throw new NotSupportedException(Message);
 
-        public override void Write(Utf8JsonWriter writer, SharedArray<T> value, JsonSerializerOptions options) =>
+        public override void Write(Utf8JsonWriter writer, THandle value, JsonSerializerOptions options) =>
             throw new NotSupportedException(Message);
     }
 }
