@@ -31,6 +31,10 @@ namespace Rpc.SharedState;
 /// <see langword="int"/> and <see langword="long"/> elements. Spans and references must not outlive <see cref="Dispose"/>,
 /// which unmaps the memory. Disposing a handle whose lock scope is still open releases the lock.
 /// </para>
+/// <para>
+/// In a contract method's parameters or result, the array (or a <see cref="SharedArraySlice{T}"/> of it) travels as a
+/// handle: the receiver opens the same memory and owns that handle; the sender keeps its own open until then.
+/// </para>
 /// </remarks>
 public sealed unsafe class SharedArray<T> : IDisposable
     where T : unmanaged
