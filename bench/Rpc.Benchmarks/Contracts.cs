@@ -1,4 +1,6 @@
+using System;
 using System.Threading.Tasks;
+using Rpc.SharedState;
 
 namespace Rpc.Benchmarks;
 
@@ -16,6 +18,16 @@ public interface IBenchService
     /// <param name="payload">The bytes to echo.</param>
     /// <returns>The same bytes.</returns>
     Task<RpcBuffer> EchoAsync(RpcBuffer payload);
+
+    /// <summary>Adds 1 to every byte and returns the payload (bulk-data rows: the bytes travel both ways).</summary>
+    /// <param name="payload">The bytes to update.</param>
+    /// <returns>The updated bytes.</returns>
+    Task<RpcBuffer> IncrementBufferAsync(RpcBuffer payload);
+
+    /// <summary>Adds 1 to every byte of a shared array, in place (bulk-data rows: only the handle travels).</summary>
+    /// <param name="data">The array to update; this side's handle is disposed before returning.</param>
+    /// <returns>The array's length.</returns>
+    Task<int> IncrementSharedAsync(SharedArray<byte> data);
 }
 
 /// <summary>
@@ -48,6 +60,29 @@ internal sealed class BenchService : IBenchService
 
     // Returning the received buffer is allowed (see RpcBuffer): the runtime recycles it once the reply is written.
     public Task<RpcBuffer> EchoAsync(RpcBuffer payload) => Task.FromResult(payload);
+
+    public Task<RpcBuffer> IncrementBufferAsync(RpcBuffer payload)
+    {
+        Increment(payload.Span);
+        return Task.FromResult(payload);
+    }
+
+    public Task<int> IncrementSharedAsync(SharedArray<byte> data)
+    {
+        using (data)
+        {
+            Increment(data.AsSpan());
+            return Task.FromResult(data.Length);
+        }
+    }
+
+    private static void Increment(Span<byte> bytes)
+    {
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            bytes[i]++;
+        }
+    }
 }
 
 /// <summary>The StreamJsonRpc implementation.</summary>

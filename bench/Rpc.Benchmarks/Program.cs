@@ -42,6 +42,13 @@ internal static class Program
             return SharedStateRows.Run(quickSharedState, outAt > 0 && outAt + 1 < args.Length ? args[outAt + 1] : null, "dotnet run -c Release --project bench/Rpc.Benchmarks -- " + string.Join(' ', args));
         }
 
+        if (args.Length > 0 && args[0] == "shared-handles")
+        {
+            // 1 MiB and 64 MiB updated by a server process: sent as RpcBuffer over shm:// vs as a shared array handle.
+            var outAt = Array.IndexOf(args, "--out");
+            return await SharedHandleRows.RunAsync(args.Contains("--quick"), outAt > 0 && outAt + 1 < args.Length ? args[outAt + 1] : null, "dotnet run -c Release --project bench/Rpc.Benchmarks -- " + string.Join(' ', args));
+        }
+
         if (args.Length > 0 && args[0] == "loop")
         {
             // For profilers (perf, dotnet-trace): one row, one operation, in a loop, both pids printed.

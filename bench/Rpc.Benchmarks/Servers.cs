@@ -52,6 +52,9 @@ internal static class ServerProgram
             case Scenarios.RpcJsonRpc:
                 bound = await StartRpcAsync(endpoint, RpcProtocol.JsonRpc);
                 break;
+            case Scenarios.RpcBulk:
+                bound = await StartRpcAsync(endpoint, RpcProtocol.Binary, SharedHandleRows.MaxFrameSize);
+                break;
             case Scenarios.StreamJsonRpc:
                 bound = StartStreamJsonRpc(endpoint);
                 break;
@@ -248,7 +251,7 @@ internal static class ServerProgram
         }
     }
 
-    private static async Task<string> StartRpcAsync(string endpoint, RpcProtocol protocol)
+    private static async Task<string> StartRpcAsync(string endpoint, RpcProtocol protocol, int maxFrameSize = RpcConnectionOptions.DefaultMaxFrameSize)
     {
         if (BenchSockets.IsUnix(endpoint) && File.Exists(BenchSockets.UnixPath(endpoint)))
         {
@@ -256,7 +259,7 @@ internal static class ServerProgram
         }
 
         // Never disposed: the process exits when the client is done with it.
-        var options = new RpcServerOptions { Connection = { Protocol = protocol } };
+        var options = new RpcServerOptions { Connection = { Protocol = protocol, MaxFrameSize = maxFrameSize } };
         if (BenchSockets.IsTls(endpoint))
         {
             options.Connection.Transport.Tls = BenchTls.ServerOptions();
@@ -340,6 +343,7 @@ internal static class Scenarios
     public const string TransportAsync = "transport-async";
     public const string RpcBinary = "rpc-binary";
     public const string RpcJsonRpc = "rpc-jsonrpc";
+    public const string RpcBulk = "rpc-bulk";
     public const string StreamJsonRpc = "streamjsonrpc";
     public const string Grpc = "grpc";
 }

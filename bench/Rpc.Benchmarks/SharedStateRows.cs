@@ -198,7 +198,7 @@ internal static unsafe class SharedStateRows
         }
     }
 
-    private static double Median(List<double> values)
+    internal static double Median(List<double> values)
     {
         var sorted = values.Order().ToArray();
         return sorted[sorted.Length / 2];

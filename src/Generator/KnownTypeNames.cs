@@ -8,6 +8,8 @@ internal static class KnownTypeNames
     public const string RpcIdempotentAttribute = "Rpc.RpcIdempotentAttribute";
     public const string RpcTimeoutAttribute = "Rpc.RpcTimeoutAttribute";
     public const string RpcBuffer = "Rpc.RpcBuffer";
+    public const string SharedArrayOfT = "Rpc.SharedState.SharedArray`1";
+    public const string SharedArraySliceOfT = "Rpc.SharedState.SharedArraySlice`1";
 
     public const string Task = "System.Threading.Tasks.Task";
     public const string TaskOfT = "System.Threading.Tasks.Task`1";
@@ -55,6 +57,8 @@ internal static class KnownTypeNames
     public const string HashSetFormatter = "global::Rpc.Serialization.HashSetFormatter";
     public const string DictionaryFormatter = "global::Rpc.Serialization.DictionaryFormatter";
     public const string EnumFormatter = "global::Rpc.Serialization.EnumFormatter";
+    public const string SharedArrayFormatter = "global::Rpc.Serialization.SharedArrayFormatter";
+    public const string SharedArraySliceFormatter = "global::Rpc.Serialization.SharedArraySliceFormatter";
     public const string MessagePackWriter = "global::MessagePack.MessagePackWriter";
     public const string MessagePackReader = "global::MessagePack.MessagePackReader";
     public const string ImmutableArray = "global::System.Collections.Immutable.ImmutableArray";

@@ -167,6 +167,25 @@ public sealed class BaselineTests
         }
         """);
 
+    [Fact]
+    public void SharedArrayHandles() => Verify("""
+        using System.Threading.Tasks;
+        using Rpc;
+        using Rpc.SharedState;
+
+        namespace Demo;
+
+        public record struct Pixel(byte R, byte G, byte B);
+
+        [RpcContract]
+        public interface IFrames
+        {
+            Task<int> BlurAsync(SharedArray<Pixel> frame, int radius);
+            Task<SharedArray<float>?> HistogramAsync(SharedArray<Pixel>? frame);
+            Task<long> SumAsync(SharedArraySlice<long> part);
+        }
+        """);
+
     private static void Verify(string source, [System.Runtime.CompilerServices.CallerMemberName] string testName = "")
     {
         var run = TestCompilation.Run(source);

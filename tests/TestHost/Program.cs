@@ -67,7 +67,8 @@ if (publisher is not null)
 }
 
 await using var server = new RpcServer(options)
-    .AddService<ITestService>(connection => new TestService(connection.CreateProxy<ICallback>()));
+    .AddService<ITestService>(connection => new TestService(connection.CreateProxy<ICallback>()))
+    .AddService<ISharedHandleService>(new SharedHandleService());
 foreach (var endpoint in endpoints)
 {
     Console.WriteLine($"READY {await server.ListenAsync(endpoint)}");

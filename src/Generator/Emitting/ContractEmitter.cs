@@ -183,6 +183,8 @@ internal sealed partial class ContractEmitter
         {
             FormatterRefKind.BuiltIn => $"{KnownTypeNames.RpcFormatters}.{type.Formatter.Name}",
             FormatterRefKind.Enum => $"{KnownTypeNames.EnumFormatter}<{type.Formatter.Name}>.Instance",
+            FormatterRefKind.SharedArray => $"{KnownTypeNames.SharedArrayFormatter}<{type.Formatter.Name}>.Instance",
+            FormatterRefKind.SharedArraySlice => $"{KnownTypeNames.SharedArraySliceFormatter}<{type.Formatter.Name}>.Instance",
             _ => insideFormatters ? type.Formatter.Name : $"{Names.Formatters}.{type.Formatter.Name}",
         };
         return asNonNullable && type.RequiresNotNull ? expression + "!" : expression;

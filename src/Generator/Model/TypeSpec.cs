@@ -24,6 +24,12 @@ internal enum FormatterRefKind
     /// <summary><c>EnumFormatter&lt;T&gt;.Instance</c> where <see cref="FormatterRef.Name"/> is the enum type.</summary>
     Enum,
 
+    /// <summary><c>SharedArrayFormatter&lt;T&gt;.Instance</c> where <see cref="FormatterRef.Name"/> is the element type.</summary>
+    SharedArray,
+
+    /// <summary><c>SharedArraySliceFormatter&lt;T&gt;.Instance</c> where <see cref="FormatterRef.Name"/> is the element type.</summary>
+    SharedArraySlice,
+
     /// <summary>A field of the generated <c>Formatters</c> class, named <see cref="FormatterRef.Name"/>.</summary>
     Field,
 }

@@ -59,6 +59,17 @@ internal sealed partial class ContractParser
             return new FormatterRef(FormatterRefKind.Enum, nonNullable);
         }
 
+        if (KnownSymbols.Is(type, _known.SharedArrayOfT))
+        {
+            // A handle, not the elements: the formatter is generic over the element type, like the enum formatter.
+            return new FormatterRef(FormatterRefKind.SharedArray, TypeNames.RenderNonNullable(((INamedTypeSymbol)type).TypeArguments[0]));
+        }
+
+        if (KnownSymbols.Is(type, _known.SharedArraySliceOfT))
+        {
+            return new FormatterRef(FormatterRefKind.SharedArraySlice, TypeNames.RenderNonNullable(((INamedTypeSymbol)type).TypeArguments[0]));
+        }
+
         if (_fieldsByType.TryGetValue(nonNullable, out var existing))
         {
             return new FormatterRef(FormatterRefKind.Field, existing);

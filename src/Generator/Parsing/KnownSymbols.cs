@@ -11,6 +11,8 @@ internal sealed class KnownSymbols
         RpcIdempotentAttribute = compilation.GetTypeByMetadataName(KnownTypeNames.RpcIdempotentAttribute);
         RpcTimeoutAttribute = compilation.GetTypeByMetadataName(KnownTypeNames.RpcTimeoutAttribute);
         RpcBuffer = compilation.GetTypeByMetadataName(KnownTypeNames.RpcBuffer);
+        SharedArrayOfT = compilation.GetTypeByMetadataName(KnownTypeNames.SharedArrayOfT);
+        SharedArraySliceOfT = compilation.GetTypeByMetadataName(KnownTypeNames.SharedArraySliceOfT);
         Task = compilation.GetTypeByMetadataName(KnownTypeNames.Task);
         TaskOfT = compilation.GetTypeByMetadataName(KnownTypeNames.TaskOfT);
         ValueTask = compilation.GetTypeByMetadataName(KnownTypeNames.ValueTask);
@@ -43,6 +45,10 @@ internal sealed class KnownSymbols
     public INamedTypeSymbol? RpcTimeoutAttribute { get; }
 
     public INamedTypeSymbol? RpcBuffer { get; }
+
+    public INamedTypeSymbol? SharedArrayOfT { get; }
+
+    public INamedTypeSymbol? SharedArraySliceOfT { get; }
 
     public INamedTypeSymbol? Task { get; }
 

@@ -31,14 +31,18 @@ namespace Rpc.SharedState;
 /// <see langword="int"/> and <see langword="long"/> elements. Spans and references must not outlive <see cref="Dispose"/>,
 /// which unmaps the memory. Disposing a handle whose lock scope is still open releases the lock.
 /// </para>
+/// <para>
+/// In a contract method's parameters or result, the array (or a <see cref="SharedArraySlice{T}"/> of it) travels as a
+/// handle: the receiver opens the same memory and owns that handle; the sender keeps its own open until then.
+/// </para>
 /// </remarks>
 public sealed unsafe class SharedArray<T> : IDisposable
     where T : unmanaged
 {
-    private static readonly string TypeName = typeof(T).ToString();
+    internal static readonly string TypeName = typeof(T).ToString();
 
     // The type's name and size, hashed: what two processes must agree on to read the same bytes the same way.
-    private static readonly ulong TypeIdentity = BitConverter.ToUInt64(SHA256.HashData(Encoding.UTF8.GetBytes(TypeName + ":" + Unsafe.SizeOf<T>())));
+    internal static readonly ulong TypeIdentity = BitConverter.ToUInt64(SHA256.HashData(Encoding.UTF8.GetBytes(TypeName + ":" + Unsafe.SizeOf<T>())));
 
     private readonly SharedSegment _segment;
 
@@ -135,6 +139,10 @@ public sealed unsafe class SharedArray<T> : IDisposable
     /// <exception cref="ArgumentOutOfRangeException">The range is not inside the array.</exception>
     /// <exception cref="ObjectDisposedException">This handle was disposed.</exception>
     public Span<T> AsSpan(int start, int length) => AsSpan().Slice(start, length);
+
+    /// <summary>Gets the range of <paramref name="length"/> elements from <paramref name="start"/>, to pass in a call.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The range is not inside the array.</exception>
+    public SharedArraySlice<T> Slice(int start, int length) => new(this, start, length);
 
     /// <summary>Takes the array's lock, waiting as long as it takes (a holder that dies releases it; see <see cref="Lock(TimeSpan, CancellationToken)"/>).</summary>
     public SharedLockScope Lock()

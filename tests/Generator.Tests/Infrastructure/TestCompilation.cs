@@ -10,12 +10,13 @@ namespace Rpc.Generator.Tests.Infrastructure;
 /// <summary>Builds test compilations against .NET 10 reference assemblies plus Rpc and MessagePack, and runs the generator.</summary>
 internal static class TestCompilation
 {
-    /// <summary>The reference set, built once: .NET 10 reference assemblies, Rpc.Contracts, Rpc.Runtime and MessagePack.</summary>
+    /// <summary>The reference set, built once: .NET 10 reference assemblies, Rpc.Contracts, Rpc.Runtime, Rpc.Transports and MessagePack.</summary>
     public static ImmutableArray<MetadataReference> References { get; } =
     [
         .. Basic.Reference.Assemblies.Net100.References.All,
         MetadataReference.CreateFromFile(typeof(RpcContractAttribute).Assembly.Location),
         MetadataReference.CreateFromFile(typeof(Rpc.Serialization.RpcFormatter<>).Assembly.Location),
+        MetadataReference.CreateFromFile(typeof(Rpc.SharedState.SharedArray<>).Assembly.Location),
         MetadataReference.CreateFromFile(typeof(MessagePack.MessagePackWriter).Assembly.Location),
     ];
 

@@ -72,8 +72,9 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
         var formatter = new SystemTextJsonFormatter
         {
             // StreamJsonRpc's defaults (System.Text.Json's: property names as declared, case-sensitive, enums as
-            // numbers) plus RpcBuffer as base64. The setter copies the options and adds StreamJsonRpc's converters.
-            JsonSerializerOptions = new JsonSerializerOptions { Converters = { new RpcBufferJsonConverter() } },
+            // numbers) plus RpcBuffer as base64, and shared arrays refused. The setter copies the options and adds
+            // StreamJsonRpc's converters.
+            JsonSerializerOptions = new JsonSerializerOptions { Converters = { new RpcBufferJsonConverter(), new SharedArrayJsonRefusal() } },
         };
         _frameDeadline = FrameDeadline.Create(options.FrameTimeout, OnFrameTimeout);
         _keepAlive = KeepAlive.Create(keepAliveInterval, options, SendPing, OnKeepAliveTimeout);
