@@ -63,11 +63,11 @@ public sealed class SharedArrayFormatter<T> : RpcFormatter<SharedArray<T>?>
     /// <summary>Writes the handle of <paramref name="array"/> and the range <paramref name="start"/>, <paramref name="count"/>.</summary>
     internal static void WriteHandle(ref MessagePackWriter writer, SharedArray<T> array, int start, int count)
     {
-        ObjectDisposedException.ThrowIf(array.Segment.IsDisposed, array);
+        ObjectDisposedException.ThrowIf(array.IsDisposed, array);
         writer.WriteArrayHeader(FieldCount);
         writer.Write(array.Name);
         writer.Write(Unsafe.SizeOf<T>());
-        writer.Write(SharedArray<T>.TypeIdentity);
+        writer.Write(SharedArray<T>.ElementTypeIdentity);
         writer.Write(array.Length);
         writer.Write(MachineIdentity.BootId);
         writer.Write(start);
@@ -105,11 +105,11 @@ public sealed class SharedArrayFormatter<T> : RpcFormatter<SharedArray<T>?>
                 $"The shared array handle '{name}' comes from another machine (or from before this machine rebooted): shared memory cannot cross machines. Send the data itself to a remote peer.");
         }
 
-        if (elementSize != Unsafe.SizeOf<T>() || typeIdentity != SharedArray<T>.TypeIdentity)
+        if (elementSize != Unsafe.SizeOf<T>() || typeIdentity != SharedArray<T>.ElementTypeIdentity)
         {
-            var expected = $"{SharedArray<T>.TypeName} ({Unsafe.SizeOf<T>()} bytes)";
+            var expected = $"{typeof(T)} ({Unsafe.SizeOf<T>()} bytes)";
             var actual = $"another element type of {elementSize} bytes";
-            throw new SharedStateMismatchException(name, expected, actual, $"The shared array handle '{name}' holds {actual}; it was received as SharedArray<{SharedArray<T>.TypeName}>.");
+            throw new SharedStateMismatchException(name, expected, actual, $"The shared array handle '{name}' holds {actual}; it was received as SharedArray<{typeof(T)}>.");
         }
 
         if (length <= 0 || (uint)start > (uint)length || (uint)count > (uint)(length - start))

@@ -44,6 +44,13 @@ public sealed unsafe class SharedArray<T> : IDisposable
     // The type's name and size, hashed: what two processes must agree on to read the same bytes the same way.
     internal static readonly ulong TypeIdentity = BitConverter.ToUInt64(SHA256.HashData(Encoding.UTF8.GetBytes(TypeName + ":" + Unsafe.SizeOf<T>())));
 
+    /// <summary>
+    /// Gets the identity of the element type recorded in every array of <typeparamref name="T"/>: a hash of the type's
+    /// name and size. Two processes read an array the same way only when they agree on it; a handle sent in a call
+    /// carries it, so the receiver refuses one of another element type before opening anything.
+    /// </summary>
+    public static ulong ElementTypeIdentity => TypeIdentity;
+
     private readonly SharedSegment _segment;
 
     private SharedArray(SharedSegment segment)
@@ -51,6 +58,9 @@ public sealed unsafe class SharedArray<T> : IDisposable
         _segment = segment;
         Length = (int)segment.Length;
     }
+
+    /// <summary>Gets whether <see cref="Dispose"/> has been called: the memory is unmapped and no longer accessible.</summary>
+    public bool IsDisposed => _segment.IsDisposed;
 
     /// <summary>Gets the name the array was created with.</summary>
     public string Name => _segment.Name;
