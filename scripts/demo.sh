@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The demo: the calculator over every transport (Unix socket, TCP, named pipe, shared memory, a child process), then
-# broadcast to subscriber processes (Ticker), then a work queue with worker processes, one of them killed (WorkQueue).
+# broadcast to subscriber processes (Ticker), then a work queue with worker processes, one of them killed (WorkQueue),
+# then shared state: worker processes counting under one lock and summing one array in place (SharedCounter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for sample in Calculator.Client Ticker WorkQueue; do
+for sample in Calculator.Client Ticker WorkQueue SharedCounter; do
   dotnet build -c Release "samples/$sample" -nologo -v quiet
 done
 echo "### Calculator: one contract, every transport"
@@ -14,3 +15,7 @@ dotnet run -c Release --no-build --project samples/Ticker -- demo
 echo
 echo "### WorkQueue: each job to exactly one worker process"
 dotnet run -c Release --no-build --project samples/WorkQueue -- demo
+echo
+echo "### SharedCounter: shared memory and a lock across processes"
+dotnet run -c Release --no-build --project samples/SharedCounter -- counter
+dotnet run -c Release --no-build --project samples/SharedCounter -- sum

@@ -121,7 +121,7 @@ internal static class Program
         {
             for (var i = 0; i < workers; i++)
             {
-                children.Add(StartSelf(arguments(i)));
+                children.Add(SelfProcess.Start(arguments(i)));
             }
 
             var ok = true;
@@ -139,35 +139,8 @@ internal static class Program
         }
         finally
         {
-            foreach (var child in children)
-            {
-                if (!child.HasExited)
-                {
-                    child.Kill(entireProcessTree: true);
-                    child.WaitForExit(5000);
-                }
-
-                child.Dispose();
-            }
+            SelfProcess.KillAll(children);
         }
-    }
-
-    /// <summary>Starts this executable again: through the apphost, or through dotnet when run as a dll.</summary>
-    private static Process StartSelf(string[] arguments)
-    {
-        var self = Environment.ProcessPath ?? "dotnet";
-        var start = new ProcessStartInfo(self) { UseShellExecute = false };
-        if (Path.GetFileNameWithoutExtension(self) == "dotnet")
-        {
-            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "SharedCounter.dll"));
-        }
-
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        return Process.Start(start) ?? throw new InvalidOperationException("A worker process did not start.");
     }
 
     private static int Option(string[] args, string option, int fallback)

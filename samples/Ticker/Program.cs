@@ -60,7 +60,7 @@ internal static class Demo
         {
             for (var i = 0; i < subscribers; i++)
             {
-                children.Add(StartSubscriber(endpoint));
+                children.Add(SelfProcess.Start(["subscribe", endpoint, Topic], redirectOutput: true));
             }
 
             var group = topics[Topic];
@@ -93,33 +93,8 @@ internal static class Demo
         }
         finally
         {
-            foreach (var child in children)
-            {
-                if (!child.HasExited)
-                {
-                    child.Kill(entireProcessTree: true);
-                    child.WaitForExit(5000);
-                }
-
-                child.Dispose();
-            }
+            SelfProcess.KillAll(children);
         }
-    }
-
-    /// <summary>Starts this executable again as a subscriber: through the apphost, or through dotnet when run as a dll.</summary>
-    private static Process StartSubscriber(string endpoint)
-    {
-        var self = Environment.ProcessPath ?? "dotnet";
-        var start = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
-        if (Path.GetFileNameWithoutExtension(self) == "dotnet")
-        {
-            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Ticker.dll"));
-        }
-
-        start.ArgumentList.Add("subscribe");
-        start.ArgumentList.Add(endpoint);
-        start.ArgumentList.Add(Topic);
-        return Process.Start(start) ?? throw new InvalidOperationException("The subscriber did not start.");
     }
 }
 
