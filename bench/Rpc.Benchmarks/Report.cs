@@ -24,6 +24,40 @@ internal static class Report
     public static string LoadAverage() =>
         ReadFirstLine("/proc/loadavg") is { } line ? string.Join(' ', line.Split(' ').Take(3)) : "unknown";
 
+    /// <summary>
+    /// Starts the report of a side benchmark (one that measures something other than calls against the transports'
+    /// floors): title, machine, load and command lines.
+    /// </summary>
+    public static StringBuilder SideReport(string title, DateTime startedUtc, bool quick, string loadAtStart, string command)
+    {
+        var text = new StringBuilder();
+        text.AppendLine(Invariant, $"# {title}, {startedUtc:yyyy-MM-dd HH:mm} UTC ({(quick ? "quick" : "full")} run)");
+        text.AppendLine();
+        text.AppendLine(Invariant, $"- machine: `nproc` = {Environment.ProcessorCount}; .NET {Environment.Version}");
+        text.AppendLine(Invariant, $"- load average (1/5/15 min): {loadAtStart} at the start, {LoadAverage()} at the end");
+        text.AppendLine(Invariant, $"- command: `{command}`");
+        return text;
+    }
+
+    /// <summary>Prints a side benchmark's report and saves it as <c>&lt;name&gt;-&lt;date&gt;-&lt;machine&gt;[-quick].md</c> beside the main reports.</summary>
+    public static int SaveSideReport(StringBuilder text, string name, DateTime startedUtc, bool quick, string? outDirectory)
+    {
+        var report = text.ToString();
+        Console.WriteLine(report);
+        var directory = outDirectory ?? Path.GetDirectoryName(Paths(startedUtc, quick, filter: null, outDirectory: null)[0])!;
+        var path = Path.Combine(directory, string.Create(Invariant, $"{name}-{startedUtc:yyyy-MM-dd}-{Environment.MachineName}{(quick ? "-quick" : string.Empty)}.md"));
+        Save(report, [path]);
+        Console.WriteLine($"written: {path}");
+        return 0;
+    }
+
+    /// <summary>The median of the rounds of one row.</summary>
+    public static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted[sorted.Length / 2];
+    }
+
     public static string Render(List<Row> rows, BenchSettings settings, string? filter, string command, DateTime startedUtc, TimeSpan duration, bool optimized, string loadAtStart, string reportPath)
     {
         var loadAtEnd = LoadAverage();

@@ -79,13 +79,8 @@ internal static class SharedHandleRows
                 Console.Error.WriteLine($"shared-handles round {round + 1}/{rounds} done");
             }
 
-            var medians = microseconds.Select(SharedStateRows.Median).ToArray();
-            var text = new StringBuilder();
-            text.AppendLine(Invariant, $"# Rpc shared-handle benchmarks, {started:yyyy-MM-dd HH:mm} UTC ({(quick ? "quick" : "full")} run)");
-            text.AppendLine();
-            text.AppendLine(Invariant, $"- machine: `nproc` = {Environment.ProcessorCount}; .NET {Environment.Version}");
-            text.AppendLine(Invariant, $"- load average (1/5/15 min): {loadAtStart} at the start, {Report.LoadAverage()} at the end");
-            text.AppendLine(Invariant, $"- command: `{command}`");
+            var medians = microseconds.Select(Report.Median).ToArray();
+            var text = Report.SideReport("Rpc shared-handle benchmarks", started, quick, loadAtStart, command);
             text.AppendLine(Invariant, $"- {rounds} interleaved rounds after a warm-up; median of the rounds");
             text.AppendLine();
             text.AppendLine("Client in this process, server in a child process, binary protocol over `shm://`. Each call: the server adds 1 to every byte. RpcBuffer rows: the client rents a buffer and sends it; the server receives a copy, updates it and returns it (a second copy). Handle rows: the client passes one `SharedArray<byte>` it keeps; the server opens it by name (maps it), updates it in place and disposes its handle; no byte is copied.");
@@ -99,13 +94,7 @@ internal static class SharedHandleRows
                 text.AppendLine(Invariant, $"| {rows[i].Name} | {medians[i]:0} | {gibPerSecond:0.00} | {ratio} |");
             }
 
-            var report = text.ToString();
-            Console.WriteLine(report);
-            var directory = outDirectory ?? Path.GetDirectoryName(Report.Paths(started, quick, filter: null, outDirectory: null)[0])!;
-            var path = Path.Combine(directory, string.Create(Invariant, $"shared-handles-{started:yyyy-MM-dd}-{Environment.MachineName}{(quick ? "-quick" : string.Empty)}.md"));
-            Report.Save(report, [path]);
-            Console.WriteLine($"written: {path}");
-            return 0;
+            return Report.SaveSideReport(text, "shared-handles", started, quick, outDirectory);
         }
         finally
         {

@@ -72,13 +72,8 @@ internal static unsafe class SharedStateRows
             Console.Error.WriteLine($"shared-state round {round + 1}/{rounds} done");
         }
 
-        var medians = nanoseconds.Select(Median).ToArray();
-        var text = new StringBuilder();
-        text.AppendLine(Invariant, $"# Rpc shared-state benchmarks, {started:yyyy-MM-dd HH:mm} UTC ({(quick ? "quick" : "full")} run)");
-        text.AppendLine();
-        text.AppendLine(Invariant, $"- machine: `nproc` = {Environment.ProcessorCount}; .NET {Environment.Version}");
-        text.AppendLine(Invariant, $"- load average (1/5/15 min): {loadAtStart} at the start, {Report.LoadAverage()} at the end");
-        text.AppendLine(Invariant, $"- command: `{command}`");
+        var medians = nanoseconds.Select(Report.Median).ToArray();
+        var text = Report.SideReport("Rpc shared-state benchmarks", started, quick, loadAtStart, command);
         text.AppendLine(Invariant, $"- {rounds} interleaved rounds after a warm-up of {warmup.TotalSeconds:0} s per row; per row and round {uncontended:N0} operations ({contended:N0} per thread when contended); median of the rounds");
         text.AppendLine();
         text.AppendLine("All rows work on one `SharedArray<int>` mapping in `/dev/shm`. Floors: `Interlocked.Add` through a bare reference to the element; a futex mutex (0 free, 1 locked, 2 locked with waiters; `FUTEX_WAIT`/`FUTEX_WAKE`, non-private) on a word of the same mapping. Contended rows: two threads of this process, which take the same kernel path (shared futex, keyed by file and offset) as two processes.");
@@ -92,13 +87,7 @@ internal static unsafe class SharedStateRows
             text.AppendLine(Invariant, $"| {rows[i].Name} | {medians[i]:0.0} | {1000 / medians[i]:0.0} | {ratio} |");
         }
 
-        var report = text.ToString();
-        Console.WriteLine(report);
-        var directory = outDirectory ?? Path.GetDirectoryName(Report.Paths(started, quick, filter: null, outDirectory: null)[0])!;
-        var path = Path.Combine(directory, string.Create(Invariant, $"shared-state-{started:yyyy-MM-dd}-{Environment.MachineName}{(quick ? "-quick" : string.Empty)}.md"));
-        Report.Save(report, [path]);
-        Console.WriteLine($"written: {path}");
-        return 0;
+        return Report.SaveSideReport(text, "shared-state", started, quick, outDirectory);
     }
 
     private static void RawAdd(ref int element, int count)
@@ -196,11 +185,5 @@ internal static unsafe class SharedStateRows
             // Two contenders at most: waking all is waking one.
             Libc.FutexWakeAll(mutex);
         }
-    }
-
-    internal static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted[sorted.Length / 2];
     }
 }
