@@ -258,7 +258,7 @@ public sealed partial class RpcClient : IAsyncDisposable
                 }
 
                 var delay = policy.GetDelay(failures, Random.Shared.NextDouble());
-                var backoff = Task.Delay(delay, _options.TimeProvider, token);
+                var backoff = Task.Delay(delay, _options.Connection.TimeProvider, token);
                 BackoffStarted?.Invoke(failures, delay);
                 await backoff.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 if (token.IsCancellationRequested)

@@ -42,14 +42,10 @@ public sealed class RpcClientOptions
     /// </summary>
     public int MaxIdempotentAttempts { get; set; } = 3;
 
-    /// <summary>Gets or sets the clock of the reconnect delays (tests pass a fake one). Default: <see cref="TimeProvider.System"/>.</summary>
-    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
-
     internal void Validate()
     {
         ArgumentNullException.ThrowIfNull(Connection, nameof(Connection));
         ArgumentNullException.ThrowIfNull(Reconnect, nameof(Reconnect));
-        ArgumentNullException.ThrowIfNull(TimeProvider, nameof(TimeProvider));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxIdempotentAttempts, 1, nameof(MaxIdempotentAttempts));
         Connection.Validate();
         Reconnect.Validate();

@@ -39,7 +39,7 @@ public sealed class ReconnectBackoffTests : TestBase
     [Fact]
     public async Task An_endpoint_no_transport_serves_is_not_retried()
     {
-        await using var client = new RpcClient("nonsense://x", new RpcClientOptions { TimeProvider = new FakeTimeProvider() });
+        await using var client = new RpcClient("nonsense://x", new RpcClientOptions { Connection = { TimeProvider = new FakeTimeProvider() } });
         var gaveUp = await Assert.ThrowsAsync<ConnectionLostException>(() => client.ConnectAsync(TimeoutToken));
         Assert.IsType<NotSupportedException>(gaveUp.InnerException);
         Assert.Equal(RpcClientState.Disconnected, client.State);
@@ -53,7 +53,7 @@ public sealed class ReconnectBackoffTests : TestBase
         var states = new ConcurrentQueue<RpcClientState>();
         var options = new RpcClientOptions
         {
-            TimeProvider = clock,
+            Connection = { TimeProvider = clock },
             Reconnect = { InitialDelay = TimeSpan.FromSeconds(10), Multiplier = 2, MaxDelay = TimeSpan.FromSeconds(25), Jitter = 0, MaxAttempts = 4 },
         };
         await using var client = new RpcClient(NoServer(), options) { BackoffStarted = (failures, delay) => backoffs.Enqueue((failures, delay)) };
@@ -89,8 +89,8 @@ public sealed class ReconnectBackoffTests : TestBase
     {
         var clock = new FakeTimeProvider();
         var endpoint = NoServer();
-        await using var failFast = new RpcClient(endpoint, new RpcClientOptions { TimeProvider = clock });
-        await using var waiting = new RpcClient(endpoint, new RpcClientOptions { TimeProvider = clock, WaitForReady = true });
+        await using var failFast = new RpcClient(endpoint, new RpcClientOptions { Connection = { TimeProvider = clock } });
+        await using var waiting = new RpcClient(endpoint, new RpcClientOptions { Connection = { TimeProvider = clock }, WaitForReady = true });
 
         // The first call starts the client connecting; with no server it backs off on the fake clock for ever.
         var lost = await Assert.ThrowsAsync<ConnectionLostException>(() => failFast.GetProxy<ITestService>().AddAsync(1, 2).WaitAsync(TimeoutToken));
@@ -114,7 +114,6 @@ public sealed class ReconnectBackoffTests : TestBase
         var clock = new FakeTimeProvider();
         await using var client = new RpcClient(NoServer(), new RpcClientOptions
         {
-            TimeProvider = clock,
             WaitForReady = true,
             Connection = { TimeProvider = clock, DefaultCallTimeout = TimeSpan.FromSeconds(2) },
         });
@@ -132,7 +131,7 @@ public sealed class ReconnectBackoffTests : TestBase
     [Fact]
     public async Task Disposing_fails_waiting_and_later_calls_with_ObjectDisposedException()
     {
-        var client = new RpcClient(NoServer(), new RpcClientOptions { TimeProvider = new FakeTimeProvider(), WaitForReady = true });
+        var client = new RpcClient(NoServer(), new RpcClientOptions { Connection = { TimeProvider = new FakeTimeProvider() }, WaitForReady = true });
         var proxy = client.GetProxy<ITestService>();
         var waiting = proxy.AddAsync(1, 2);
         var states = new ConcurrentQueue<RpcClientState>();
