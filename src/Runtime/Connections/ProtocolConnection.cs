@@ -29,16 +29,14 @@ internal abstract class ProtocolConnection : IRpcInvoker, IAsyncDisposable
     private Task? _readPause;
     private Task? _lastReadPause;
 
-    // The connection whose incoming call runs on this thread: services that queue work reach their caller's connection
-    // through it without a context parameter in every generated signature (set only around a stub's synchronous part).
-    [ThreadStatic]
-    private static ProtocolConnection? t_dispatching;
-
     /// <summary>Gets how many incoming calls are running (admitted and not yet answered).</summary>
     public int IncomingCallsInFlight => Volatile.Read(ref _incomingInFlight);
 
     /// <summary>Gets whether new incoming calls are answered with <see cref="RpcErrorCode.ServerShuttingDown"/>.</summary>
     public bool IsRejectingNewCalls => _rejectNewCalls;
+
+    /// <summary>Gets the protocol spoken: connections of one protocol share the messages it prepares.</summary>
+    public abstract RpcProtocol Protocol { get; }
 
     /// <summary>Serves a stub's methods to the peer.</summary>
     public abstract void AddStub(RpcStub stub);
@@ -68,30 +66,16 @@ internal abstract class ProtocolConnection : IRpcInvoker, IAsyncDisposable
     public abstract void CancelIncomingCalls();
 
     /// <summary>
-    /// Asks the connection whose incoming call is being dispatched on this thread to read nothing more from its peer
-    /// until <paramref name="until"/> completes (however it completes): back-pressure for a service that must make a
-    /// call wait for room, such as the work-queue hub with a full queue. The transport's buffers then fill and the
-    /// peer's sends slow down, instead of waiting calls piling up here.
+    /// Reads nothing more from the peer until <paramref name="until"/> completes (however it completes): back-pressure for
+    /// a service that must make a call wait for room, such as the work-queue hub with a full queue. The transport's
+    /// buffers then fill and the peer's sends slow down, instead of waiting calls piling up here.
     /// </summary>
-    /// <returns><see langword="false"/> when no incoming call is being dispatched on this thread (an in-process caller).</returns>
     /// <remarks>
     /// Only the newest pause is kept: the pauses come from one FIFO wait, so the newest ends last. While paused, nothing
     /// the peer sends is read, including replies to calls made to it: a service must not pause a connection whose
     /// peer it is waiting on.
     /// </remarks>
-    public static bool PauseReadingOfDispatchingConnection(Task until)
-    {
-        if (t_dispatching is not { } connection)
-        {
-            return false;
-        }
-
-        connection.PauseReading(until);
-        return true;
-    }
-
-    /// <summary>Reads nothing more from the peer until <paramref name="until"/> completes (see <see cref="PauseReadingOfDispatchingConnection"/>).</summary>
-    protected void PauseReading(Task until)
+    public void PauseReading(Task until)
     {
         Volatile.Write(ref _lastReadPause, until);
 
@@ -111,8 +95,33 @@ internal abstract class ProtocolConnection : IRpcInvoker, IAsyncDisposable
     /// <summary>Takes the pending read pause, if any: the receive loop awaits it before its next read.</summary>
     internal Task? TakeReadPause() => Interlocked.Exchange(ref _readPause, null);
 
-    /// <summary>Marks this connection as the one whose incoming call runs on this thread, until the scope is disposed.</summary>
-    internal DispatchScope EnterDispatch() => new(this);
+    /// <summary>
+    /// Prepares a notification once for every connection of this <see cref="Protocol"/>, to be sent to each with
+    /// <see cref="SendPrepared"/> (a group's fan-out). By default the message keeps the arguments and each connection
+    /// serializes them itself; a protocol whose bytes do not depend on the connection serializes them here, once.
+    /// </summary>
+    /// <returns>The message, holding one reference for the caller.</returns>
+    public virtual PreparedMessage PrepareNotification<TArguments>(RpcMethod method, in TArguments arguments)
+        where TArguments : struct, IRpcArguments<TArguments> =>
+        new DeferredNotification<TArguments>(Protocol, method, arguments);
+
+    /// <summary>
+    /// Sends messages prepared by a connection of this <see cref="Protocol"/>, in order, through this connection's write path.
+    /// </summary>
+    /// <param name="messages">The messages; the caller keeps its references.</param>
+    /// <param name="handedOver">Counts the messages handed to the connection, also when a send throws.</param>
+    /// <returns>A task pending only while the connection's backlog is over its limit: await it before sending more.</returns>
+    /// <exception cref="ConnectionLostException">The connection is closed.</exception>
+    public virtual ValueTask SendPrepared(ReadOnlySpan<PreparedMessage> messages, ref int handedOver)
+    {
+        foreach (var message in messages)
+        {
+            ((DeferredNotification)message).SendTo(this);
+            handedOver++;
+        }
+
+        return ValueTask.CompletedTask;
+    }
 
     /// <summary>Closes at once; pending outgoing calls fail with <see cref="ConnectionLostException"/>.</summary>
     public abstract void Abort(Exception? reason);
@@ -170,20 +179,6 @@ internal abstract class ProtocolConnection : IRpcInvoker, IAsyncDisposable
         {
             // A callback registered by the implementation threw; that is the implementation's concern, not the connection's.
         }
-    }
-
-    /// <summary>Restores the thread's previous dispatching connection (calls may nest: a stub calling in-process code that dispatches).</summary>
-    internal readonly ref struct DispatchScope
-    {
-        private readonly ProtocolConnection? _previous;
-
-        public DispatchScope(ProtocolConnection connection)
-        {
-            _previous = t_dispatching;
-            t_dispatching = connection;
-        }
-
-        public void Dispose() => t_dispatching = _previous;
     }
 
     public abstract Task<TResult> InvokeAsync<TArguments, TResult>(RpcMethod method, in TArguments arguments, RpcFormatter<TResult> resultFormatter, CancellationToken cancellationToken)

@@ -67,6 +67,9 @@ public sealed class RpcConnection : IAsyncDisposable
 
     internal ProtocolConnection Protocol => _protocol;
 
+    /// <summary>Reads nothing more from the peer until <paramref name="until"/> completes (see <see cref="ProtocolConnection.PauseReading"/>).</summary>
+    internal void PauseReading(Task until) => _protocol.PauseReading(until);
+
     /// <summary>Connects to an endpoint and starts the connection.</summary>
     /// <param name="endpoint">For example <c>unix:///tmp/calc.sock</c> or <c>tcp://127.0.0.1:5000</c>.</param>
     /// <param name="options">Connection settings, or <see langword="null"/> for the defaults.</param>

@@ -3,7 +3,6 @@ using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
 using MessagePack;
-using Rpc.Protocols.Binary;
 using Rpc.Serialization;
 
 namespace Rpc.Runtime;
@@ -14,13 +13,13 @@ namespace Rpc.Runtime;
 /// </summary>
 public readonly struct RpcServerCall
 {
-    private readonly BinaryProtocolConnection _connection;
+    private readonly ServerCallTarget _target;
     private readonly uint _requestId;
-    private readonly FrameKind _kind;
+    private readonly byte _kind;
 
-    internal RpcServerCall(BinaryProtocolConnection connection, uint requestId, FrameKind kind)
+    internal RpcServerCall(ServerCallTarget target, uint requestId, byte kind)
     {
-        _connection = connection;
+        _target = target;
         _requestId = requestId;
         _kind = kind;
     }
@@ -29,7 +28,7 @@ public readonly struct RpcServerCall
     /// Gets a token that fires when the caller cancels, or when the server's shutdown deadline passes.
     /// Created on first use, so methods without a <see cref="System.Threading.CancellationToken"/> parameter pay nothing.
     /// </summary>
-    public CancellationToken CancellationToken => _connection.GetServerCallToken(_requestId, _kind);
+    public CancellationToken CancellationToken => _target.GetCancellationToken(_requestId, _kind);
 
     /// <summary>Reads the arguments; a malformed payload is answered with <see cref="RpcErrorCode.InvalidArguments"/>.</summary>
     /// <typeparam name="TArguments">The generated arguments struct.</typeparam>
@@ -51,36 +50,36 @@ public readonly struct RpcServerCall
 
     /// <summary>Completes the call with the implementation's task.</summary>
     /// <param name="task">The task returned by the implementation.</param>
-    public void Complete(Task task) => _connection.CompleteServerCall(_requestId, _kind, task);
+    public void Complete(Task task) => _target.Complete(_requestId, _kind, task);
 
     /// <summary>Completes the call with the implementation's task and writes its result.</summary>
     /// <typeparam name="TResult">The result type.</typeparam>
     /// <param name="task">The task returned by the implementation.</param>
     /// <param name="resultFormatter">Writes the result.</param>
     public void Complete<TResult>(Task<TResult> task, RpcFormatter<TResult> resultFormatter) =>
-        _connection.CompleteServerCall(_requestId, _kind, task, resultFormatter);
+        _target.Complete(_requestId, _kind, task, resultFormatter);
 
     /// <summary>Completes the call with the implementation's task.</summary>
     /// <param name="task">The task returned by the implementation.</param>
-    public void Complete(ValueTask task) => _connection.CompleteServerCall(_requestId, _kind, task);
+    public void Complete(ValueTask task) => _target.Complete(_requestId, _kind, task);
 
     /// <summary>Completes the call with the implementation's task and writes its result.</summary>
     /// <typeparam name="TResult">The result type.</typeparam>
     /// <param name="task">The task returned by the implementation.</param>
     /// <param name="resultFormatter">Writes the result.</param>
     public void Complete<TResult>(ValueTask<TResult> task, RpcFormatter<TResult> resultFormatter) =>
-        _connection.CompleteServerCall(_requestId, _kind, task, resultFormatter);
+        _target.Complete(_requestId, _kind, task, resultFormatter);
 
     /// <summary>Completes a one-way notification (a <c>void</c> method) that has returned.</summary>
-    public void CompleteNotification() => _connection.CompleteServerCall(_requestId, _kind, Task.CompletedTask);
+    public void CompleteNotification() => _target.Complete(_requestId, _kind, Task.CompletedTask);
 
     /// <summary>Streams the implementation's items to the caller, as fast as the caller's window allows.</summary>
     /// <typeparam name="TItem">The item type.</typeparam>
     /// <param name="items">The stream returned by the implementation.</param>
     /// <param name="itemFormatter">Writes each item.</param>
     public void CompleteStream<TItem>(IAsyncEnumerable<TItem> items, RpcFormatter<TItem> itemFormatter) =>
-        _connection.CompleteServerStream(_requestId, _kind, items, itemFormatter);
+        _target.CompleteStream(_requestId, _kind, items, itemFormatter);
 
     /// <summary>Answers that this stub has no method with the requested id.</summary>
-    public void MethodNotFound() => _connection.CompleteMethodNotFound(_requestId, _kind);
+    public void MethodNotFound() => _target.MethodNotFound(_requestId, _kind);
 }

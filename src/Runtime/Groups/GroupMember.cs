@@ -1,8 +1,7 @@
 using System;
-using System.Buffers;
 using System.Threading;
 using System.Threading.Tasks;
-using Rpc.Protocols.Binary;
+using Rpc.Connections;
 
 namespace Rpc.Groups;
 
@@ -22,14 +21,13 @@ internal enum EnqueueResult
 /// </summary>
 internal sealed class GroupMember : IThreadPoolWorkItem
 {
-    // A batch is copied into one buffer and handed to the connection in one write: one flush (one send()) per batch
-    // instead of one per message, which is what keeps up with a fast publisher.
+    // Messages are handed to the connection in batches, so its protocol can send a batch at once (binary: one send()
+    // per batch instead of one per message, which is what keeps up with a fast publisher).
     private const int MaxBatchMessages = 256;
-    private const int BatchBytes = 64 * 1024;
 
     private readonly object _gate = new();
-    private readonly GroupMessage?[] _ring;
-    private readonly GroupMessage?[] _batch = new GroupMessage?[MaxBatchMessages];
+    private readonly PreparedMessage?[] _ring;
+    private readonly PreparedMessage[] _batch = new PreparedMessage[MaxBatchMessages];
     private readonly GroupCounters _counters;
     private int _head;
     private int _count;
@@ -42,15 +40,11 @@ internal sealed class GroupMember : IThreadPoolWorkItem
     public GroupMember(RpcConnection connection, int capacity, GroupCounters counters)
     {
         Connection = connection;
-        Binary = connection.Protocol as BinaryProtocolConnection;
-        _ring = new GroupMessage?[capacity];
+        _ring = new PreparedMessage?[capacity];
         _counters = counters;
     }
 
     public RpcConnection Connection { get; }
-
-    /// <summary>Gets the binary engine, or <see langword="null"/> for protocols that cannot take pre-built frames.</summary>
-    public BinaryProtocolConnection? Binary { get; }
 
     /// <summary>Gets or sets the member's typed proxy for calls with results, made on first use.</summary>
     public object? Proxy { get; set; }
@@ -74,9 +68,9 @@ internal sealed class GroupMember : IThreadPoolWorkItem
     /// Queues a message the caller has already added a reference for. On <see cref="EnqueueResult.Full"/> and
     /// <see cref="EnqueueResult.Closed"/> the message was not queued and the caller still owns that reference.
     /// </summary>
-    public EnqueueResult Enqueue(GroupMessage message, RpcFullQueuePolicy policy, TimeSpan waitTimeout)
+    public EnqueueResult Enqueue(PreparedMessage message, RpcFullQueuePolicy policy, TimeSpan waitTimeout)
     {
-        GroupMessage? dropped = null;
+        PreparedMessage? dropped = null;
         bool schedule;
         lock (_gate)
         {
@@ -133,7 +127,7 @@ internal sealed class GroupMember : IThreadPoolWorkItem
     /// <summary>Stops the member: no more messages are queued or sent; returns how many queued messages were discarded.</summary>
     public int Close()
     {
-        GroupMessage?[] discarded;
+        PreparedMessage?[] discarded;
         int count;
         lock (_gate)
         {
@@ -144,7 +138,7 @@ internal sealed class GroupMember : IThreadPoolWorkItem
 
             _closed = true;
             count = _count;
-            discarded = new GroupMessage?[count];
+            discarded = new PreparedMessage?[count];
             for (var i = 0; i < count; i++)
             {
                 discarded[i] = _ring[_head];
@@ -210,7 +204,7 @@ internal sealed class GroupMember : IThreadPoolWorkItem
                 taken = Math.Min(_count, MaxBatchMessages);
                 for (var i = 0; i < taken; i++)
                 {
-                    _batch[i] = _ring[_head];
+                    _batch[i] = _ring[_head]!;
                     _ring[_head] = null;
                     _head = Next(_head);
                 }
@@ -263,62 +257,19 @@ internal sealed class GroupMember : IThreadPoolWorkItem
     /// <summary>Sends the batch; returns a task to wait for when the connection reports back-pressure, else null.</summary>
     private Task? SendBatch(int count)
     {
-        var binary = Binary;
-        var buffer = binary is null ? null : ArrayPool<byte>.Shared.Rent(BatchBytes);
-        var used = 0;
-        var next = 0;
-        Task? backlogged = null;
+        var batch = _batch.AsSpan(0, count);
+        var handedOver = 0;
         try
         {
-            for (; next < count; next++)
-            {
-                var message = _batch[next]!;
-                if (message is BroadcastFrame frame && binary is not null)
-                {
-                    if (used + frame.Length > buffer!.Length)
-                    {
-                        Flush(binary, buffer.AsSpan(0, used), ref backlogged);
-                        used = 0;
-                    }
-
-                    if (frame.Length > buffer.Length)
-                    {
-                        Flush(binary, frame.Bytes, ref backlogged);
-                    }
-                    else
-                    {
-                        frame.Bytes.CopyTo(buffer.AsSpan(used));
-                        used += frame.Length;
-                    }
-                }
-                else if (message is ProtocolNotification notification)
-                {
-                    notification.SendTo(Connection.Protocol);
-                }
-
-                _batch[next] = null;
-                message.Release();
-            }
-
-            if (used > 0)
-            {
-                Flush(binary!, buffer.AsSpan(0, used), ref backlogged);
-            }
-
+            var sent = Connection.Protocol.SendPrepared(batch, ref handedOver);
             Interlocked.Add(ref _sent, count);
             _counters.AddSent(count);
-            return backlogged;
+            return sent.IsCompletedSuccessfully ? null : sent.AsTask();
         }
         catch (Exception)
         {
             // Whatever was not handed to the connection is lost with it.
-            var lost = count - next;
-            for (; next < count; next++)
-            {
-                _batch[next]!.Release();
-                _batch[next] = null;
-            }
-
+            var lost = count - handedOver;
             lock (_gate)
             {
                 _dropped += lost;
@@ -329,25 +280,12 @@ internal sealed class GroupMember : IThreadPoolWorkItem
         }
         finally
         {
-            if (buffer is not null)
+            foreach (var message in batch)
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                message.Release();
             }
-        }
-    }
 
-    private static void Flush(BinaryProtocolConnection binary, ReadOnlySpan<byte> frames, ref Task? backlogged)
-    {
-        if (frames.IsEmpty)
-        {
-            return;
-        }
-
-        var sent = binary.SendPrebuiltFrames(frames);
-        if (!sent.IsCompletedSuccessfully)
-        {
-            // Every waiter of one backlog is released together, so the last one is enough to wait for.
-            backlogged = sent.AsTask();
+            batch.Clear();
         }
     }
 }

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
+using Rpc.Connections;
 using Rpc.Groups;
 using Rpc.Runtime;
 
@@ -330,8 +331,11 @@ public sealed class RpcGroup<TContract> : IObservedGroup, IDisposable
         where TArguments : struct, IRpcArguments<TArguments>
     {
         var members = _members;
-        BroadcastFrame? frame = null;
-        ProtocolNotification? notification = null;
+
+        // One message per protocol among the members, prepared on first need: a throwing formatter fails the publish
+        // before anything is queued for a member of that protocol. Groups rarely mix protocols, so the list is rare.
+        PreparedMessage? prepared = null;
+        List<PreparedMessage>? preparedForOthers = null;
         List<GroupMember>? full = null;
         try
         {
@@ -342,17 +346,19 @@ public sealed class RpcGroup<TContract> : IObservedGroup, IDisposable
                     continue;
                 }
 
-                GroupMessage message;
-                if (member.Binary is not null)
+                var protocol = member.Connection.Protocol;
+                PreparedMessage message;
+                if (prepared is null)
                 {
-                    // Serialized once, on first need: a throwing formatter fails the publish before anything is queued
-                    // for a binary member.
-                    frame ??= CreateFrame(method, arguments, members);
-                    message = frame;
+                    message = prepared = Prepare(protocol, method, arguments, members);
+                }
+                else if (prepared.Protocol == protocol.Protocol)
+                {
+                    message = prepared;
                 }
                 else
                 {
-                    message = notification ??= new ProtocolNotification<TArguments>(method, arguments);
+                    message = PreparedFor(protocol, ref preparedForOthers, method, arguments, members);
                 }
 
                 message.AddReference();
@@ -369,9 +375,15 @@ public sealed class RpcGroup<TContract> : IObservedGroup, IDisposable
         }
         finally
         {
-            // The publisher's own references: the queues now hold the message alone.
-            frame?.Release();
-            notification?.Release();
+            // The publisher's own references: the queues now hold the messages alone.
+            prepared?.Release();
+            if (preparedForOthers is not null)
+            {
+                foreach (var message in preparedForOthers)
+                {
+                    message.Release();
+                }
+            }
         }
 
         if (full is not null)
@@ -383,24 +395,45 @@ public sealed class RpcGroup<TContract> : IObservedGroup, IDisposable
         }
     }
 
-    private static BroadcastFrame CreateFrame<TArguments>(RpcMethod method, in TArguments arguments, GroupMember[] members)
+    /// <summary>Prepares the notification for the members of <paramref name="protocol"/>'s protocol; throws, sending nothing, when one of them cannot send it.</summary>
+    private static PreparedMessage Prepare<TArguments>(ProtocolConnection protocol, RpcMethod method, in TArguments arguments, GroupMember[] members)
         where TArguments : struct, IRpcArguments<TArguments>
     {
-        var frame = BroadcastFrame.Create(method, arguments);
-
-        // The length prefix is not part of the announced length the limit applies to.
-        var length = frame.Length - 4;
-        foreach (var member in members)
+        var message = protocol.PrepareNotification(method, arguments);
+        try
         {
-            if (member.Binary is not null && length > member.Connection.Options.MaxFrameSize)
+            foreach (var member in members)
             {
-                frame.Release();
-                throw new RpcException(
-                    $"The notification frame is {length} bytes, over a member's {member.Connection.Options.MaxFrameSize}-byte limit (RpcConnectionOptions.MaxFrameSize); nothing was sent.");
+                if (member.Connection.Protocol.Protocol == message.Protocol)
+                {
+                    message.EnsureSendableWith(member.Connection.Options);
+                }
+            }
+        }
+        catch
+        {
+            message.Release();
+            throw;
+        }
+
+        return message;
+    }
+
+    private static PreparedMessage PreparedFor<TArguments>(ProtocolConnection protocol, ref List<PreparedMessage>? prepared, RpcMethod method, in TArguments arguments, GroupMember[] members)
+        where TArguments : struct, IRpcArguments<TArguments>
+    {
+        prepared ??= [];
+        foreach (var message in prepared)
+        {
+            if (message.Protocol == protocol.Protocol)
+            {
+                return message;
             }
         }
 
-        return frame;
+        var added = Prepare(protocol, method, arguments, members);
+        prepared.Add(added);
+        return added;
     }
 
     private static Exception ErrorOf(Task task) =>

@@ -1,5 +1,4 @@
 using MessagePack;
-using Rpc.Protocols.Binary;
 
 namespace Rpc.Serialization;
 
@@ -21,8 +20,8 @@ public abstract class RpcFormatter<T> : RpcResultReader
     /// <returns>The value.</returns>
     public abstract T Read(ref MessagePackReader reader);
 
-    internal sealed override void Deliver(IPendingCall pending, ref MessagePackReader reader) =>
-        ((IPendingCall<T>)pending).Deliver(Read(ref reader));
+    internal sealed override void Deliver(IPendingReply pending, ref MessagePackReader reader) =>
+        ((IPendingReply<T>)pending).Deliver(Read(ref reader));
 }
 
 /// <summary>
@@ -35,5 +34,5 @@ public abstract class RpcResultReader
     {
     }
 
-    internal abstract void Deliver(IPendingCall pending, ref MessagePackReader reader);
+    internal abstract void Deliver(IPendingReply pending, ref MessagePackReader reader);
 }

@@ -1,7 +1,6 @@
 using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
-using Rpc.Connections;
 using Rpc.Runtime;
 
 namespace Rpc.WorkQueues;
@@ -134,8 +133,9 @@ internal sealed class WorkQueueDispatcher
     /// <summary>
     /// Gets a worker slot for one call. <paramref name="retry"/> puts the call at the head of the queue, past the
     /// admission wait: it already held a slot, and a re-run must not wait behind work that arrived after it.
+    /// When the queue is full, reading from <paramref name="producer"/> (if any) pauses until the call has room.
     /// </summary>
-    public ValueTask<WorkQueueWorker> AcquireAsync(bool retry, CancellationToken cancellationToken)
+    public ValueTask<WorkQueueWorker> AcquireAsync(bool retry, RpcConnection? producer, CancellationToken cancellationToken)
     {
         Waiter waiter;
         lock (Gate)
@@ -165,11 +165,11 @@ internal sealed class WorkQueueDispatcher
             }
         }
 
-        if (waiter.Room is { } room)
+        if (waiter.Room is { } room && producer is not null)
         {
             // The queue is full: stop reading the producer whose call this is until the call has room (or ends
             // otherwise), so its further calls wait in the transport's buffers and its sends, not in the hub's memory.
-            ProtocolConnection.PauseReadingOfDispatchingConnection(Task.WhenAny(room.Task, waiter.Task));
+            producer.PauseReading(Task.WhenAny(room.Task, waiter.Task));
         }
 
         return WaitAsync(waiter, cancellationToken);

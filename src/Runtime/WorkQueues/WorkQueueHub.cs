@@ -45,6 +45,8 @@ public sealed class WorkQueueHub<TContract> : IAsyncDisposable
     where TContract : class
 {
     private readonly WorkQueueOptions _options;
+    private readonly RpcContract<TContract> _contract;
+    private readonly WorkQueueMetrics _metrics;
     private readonly WorkQueueDispatcher _dispatcher;
     private readonly RpcServer _producerServer;
     private readonly RpcServer _workerServer;
@@ -62,13 +64,13 @@ public sealed class WorkQueueHub<TContract> : IAsyncDisposable
     {
         _options = options ?? new WorkQueueOptions();
         _options.Validate();
-        var contract = RpcContractRegistry.Get<TContract>();
-        Name = _options.Name ?? contract.Name;
-        var metrics = new WorkQueueMetrics(Name);
-        _dispatcher = new WorkQueueDispatcher(_options.QueueCapacity, metrics);
-        Invoker = new WorkQueueInvoker(_dispatcher, metrics, _options.MaxAttempts, _stopping.Token);
-        Proxy = contract.CreateProxy(Invoker);
-        _producerServer = new RpcServer(_options.Server).AddService(Proxy);
+        _contract = RpcContractRegistry.Get<TContract>();
+        Name = _options.Name ?? _contract.Name;
+        _metrics = new WorkQueueMetrics(Name);
+        _dispatcher = new WorkQueueDispatcher(_options.QueueCapacity, _metrics);
+        Invoker = CreateInvoker(producer: null);
+        Proxy = _contract.CreateProxy(Invoker);
+        _producerServer = new RpcServer(_options.Server).AddService(ProxyFor);
         _workerServer = new RpcServer(_options.Server);
         _workerServer.ConnectionAccepted += connection => AddWorker(connection);
     }
@@ -136,7 +138,7 @@ public sealed class WorkQueueHub<TContract> : IAsyncDisposable
     public RpcConnection AddProducer(RpcConnection connection)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        return connection.AddService(Proxy);
+        return connection.AddService(ProxyFor(connection));
     }
 
     /// <summary>
@@ -170,6 +172,12 @@ public sealed class WorkQueueHub<TContract> : IAsyncDisposable
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _workerServer.StopAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>The proxy a producer's calls run on: its own invoker, so a full queue pauses that producer alone.</summary>
+    private TContract ProxyFor(RpcConnection producer) => _contract.CreateProxy(CreateInvoker(producer));
+
+    private WorkQueueInvoker CreateInvoker(RpcConnection? producer) =>
+        new(_dispatcher, producer, _metrics, _options.MaxAttempts, _stopping.Token);
 
     private async Task DetachWhenClosedAsync(WorkQueueWorker worker)
     {

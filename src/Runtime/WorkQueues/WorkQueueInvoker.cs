@@ -12,17 +12,21 @@ namespace Rpc.WorkQueues;
 /// <summary>
 /// The invoker under the hub's generated proxy: each call the proxy makes is given to one worker by the dispatcher and
 /// forwarded to that worker connection's own invoker, so the hub needs no code per contract and no reflection.
+/// One per producer connection, so a call that finds the queue full pauses reading from its own producer.
 /// </summary>
 internal sealed class WorkQueueInvoker : IRpcInvoker
 {
     private readonly WorkQueueDispatcher _dispatcher;
+    private readonly RpcConnection? _producer;
     private readonly WorkQueueMetrics _metrics;
     private readonly int _maxAttempts;
     private readonly CancellationToken _stopping;
 
-    public WorkQueueInvoker(WorkQueueDispatcher dispatcher, WorkQueueMetrics metrics, int maxAttempts, CancellationToken stopping)
+    /// <param name="producer">The connection the calls come from, or <see langword="null"/> for in-process callers.</param>
+    public WorkQueueInvoker(WorkQueueDispatcher dispatcher, RpcConnection? producer, WorkQueueMetrics metrics, int maxAttempts, CancellationToken stopping)
     {
         _dispatcher = dispatcher;
+        _producer = producer;
         _metrics = metrics;
         _maxAttempts = maxAttempts;
         _stopping = stopping;
@@ -68,7 +72,7 @@ internal sealed class WorkQueueInvoker : IRpcInvoker
         var accepted = Stopwatch.GetTimestamp();
         for (var attempt = 1; ; attempt++)
         {
-            var worker = await _dispatcher.AcquireAsync(attempt > 1, cancellationToken).ConfigureAwait(false);
+            var worker = await _dispatcher.AcquireAsync(attempt > 1, _producer, cancellationToken).ConfigureAwait(false);
             if (attempt == 1)
             {
                 _metrics.OnStarted(accepted);
@@ -141,7 +145,7 @@ internal sealed class WorkQueueInvoker : IRpcInvoker
         var token = linked.Token;
         _metrics.OnQueued();
         var accepted = Stopwatch.GetTimestamp();
-        var worker = await _dispatcher.AcquireAsync(retry: false, token).ConfigureAwait(false);
+        var worker = await _dispatcher.AcquireAsync(retry: false, _producer, token).ConfigureAwait(false);
         _metrics.OnStarted(accepted);
         try
         {
@@ -193,7 +197,7 @@ internal sealed class WorkQueueInvoker : IRpcInvoker
         WorkQueueWorker worker;
         try
         {
-            worker = await _dispatcher.AcquireAsync(retry: false, _stopping).ConfigureAwait(false);
+            worker = await _dispatcher.AcquireAsync(retry: false, _producer, _stopping).ConfigureAwait(false);
         }
         catch (Exception exception) when (exception is OperationCanceledException or RpcException)
         {

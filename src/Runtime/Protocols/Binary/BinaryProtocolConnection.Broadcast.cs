@@ -1,27 +1,28 @@
 using System;
 using System.Buffers;
+using System.Threading;
 using System.Threading.Tasks;
+using Rpc.Connections;
 using Rpc.Runtime;
 
 namespace Rpc.Protocols.Binary;
 
 /// <summary>
-/// What <see cref="RpcGroup{TContract}"/> needs from the engine: a notification frame serialized once for every member,
-/// and a way to send frames that are already built through this connection's one write path.
+/// The binary protocol's fan-out: a notification frame serialized once for every binary connection, and batches of
+/// such frames sent through this connection's one write path.
 /// </summary>
 internal sealed partial class BinaryProtocolConnection
 {
+    // A batch is copied into one buffer and handed to the write path at once: one flush (one send()) per batch instead
+    // of one per message, which is what keeps up with a fast publisher.
+    private const int PreparedBatchBytes = 64 * 1024;
+
     /// <summary>
     /// Serializes a notification frame (exactly the bytes <see cref="Notify{TArguments}"/> would send) into an array
-    /// rented from <see cref="ArrayPool{T}.Shared"/>; the caller returns it. Serialization runs in the thread's
-    /// <see cref="FrameBuffer"/>, so a formatter that throws leaves nothing behind.
+    /// rented from <see cref="ArrayPool{T}.Shared"/>, returned when the message is released. Serialization runs in the
+    /// thread's <see cref="FrameBuffer"/>, so a formatter that throws leaves nothing behind.
     /// </summary>
-    /// <param name="method">The method-table row.</param>
-    /// <param name="arguments">The arguments.</param>
-    /// <param name="length">The frame's size in bytes, length prefix included.</param>
-    /// <returns>The rented array holding the frame in its first <paramref name="length"/> bytes.</returns>
-    internal static byte[] RentNotificationFrame<TArguments>(RpcMethod method, in TArguments arguments, out int length)
-        where TArguments : struct, IRpcArguments<TArguments>
+    public override PreparedMessage PrepareNotification<TArguments>(RpcMethod method, in TArguments arguments)
     {
         var frame = FrameBuffer.ForCurrentThread();
         try
@@ -29,10 +30,10 @@ internal sealed partial class BinaryProtocolConnection
             var writer = frame.Begin(FrameKind.Notification, 0, method.Id);
             new ArgumentsPayload<TArguments>(arguments).Write(ref writer);
             frame.End(ref writer);
-            length = frame.WrittenCount;
+            var length = frame.WrittenCount;
             var rented = ArrayPool<byte>.Shared.Rent(length);
             frame.WrittenSpan.CopyTo(rented);
-            return rented;
+            return new PreparedFrame(rented, length);
         }
         finally
         {
@@ -40,13 +41,86 @@ internal sealed partial class BinaryProtocolConnection
         }
     }
 
-    /// <summary>
-    /// Sends one or more complete frames, back to back, through the connection's write path (write-combining and
-    /// back-pressure included). The returned task is pending only while more than the connection's backlog limit waits
-    /// to be sent: a caller that awaits it before sending more keeps this connection's memory bounded.
-    /// </summary>
-    /// <param name="frames">Whole frames, each with its length prefix, and no partial frame.</param>
-    /// <returns>A task that completes when the caller may send more.</returns>
-    /// <exception cref="ConnectionLostException">The connection is closed.</exception>
-    internal ValueTask SendPrebuiltFrames(ReadOnlySpan<byte> frames) => SendBytes(frames);
+    /// <summary>Copies the frames back to back into batches and writes each batch at once (write-combining and back-pressure included).</summary>
+    public override ValueTask SendPrepared(ReadOnlySpan<PreparedMessage> messages, ref int handedOver)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(PreparedBatchBytes);
+        var used = 0;
+        Task? backlogged = null;
+        try
+        {
+            foreach (var message in messages)
+            {
+                var frame = (PreparedFrame)message;
+                if (used + frame.Length > buffer.Length)
+                {
+                    Flush(buffer.AsSpan(0, used), ref backlogged);
+                    used = 0;
+                }
+
+                if (frame.Length > buffer.Length)
+                {
+                    Flush(frame.Bytes, ref backlogged);
+                }
+                else
+                {
+                    frame.Bytes.CopyTo(buffer.AsSpan(used));
+                    used += frame.Length;
+                }
+
+                handedOver++;
+            }
+
+            Flush(buffer.AsSpan(0, used), ref backlogged);
+            return backlogged is null ? ValueTask.CompletedTask : new ValueTask(backlogged);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private void Flush(ReadOnlySpan<byte> frames, ref Task? backlogged)
+    {
+        if (frames.IsEmpty)
+        {
+            return;
+        }
+
+        var sent = SendBytes(frames);
+        if (!sent.IsCompletedSuccessfully)
+        {
+            // Every waiter of one backlog is released together, so the last one is enough to wait for.
+            backlogged = sent.AsTask();
+        }
+    }
+
+    /// <summary>A notification frame, serialized once, sent as the same bytes to every binary connection.</summary>
+    private sealed class PreparedFrame(byte[] array, int length) : PreparedMessage(RpcProtocol.Binary)
+    {
+        private byte[]? _array = array;
+
+        public int Length { get; } = length;
+
+        public ReadOnlySpan<byte> Bytes => _array.AsSpan(0, Length);
+
+        public override void EnsureSendableWith(RpcConnectionOptions options)
+        {
+            // The length prefix is not part of the announced length the limit applies to.
+            var announced = Length - 4;
+            if (announced > options.MaxFrameSize)
+            {
+                throw new RpcException(
+                    $"The notification frame is {announced} bytes, over a member's {options.MaxFrameSize}-byte limit (RpcConnectionOptions.MaxFrameSize); nothing was sent.");
+            }
+        }
+
+        protected override void OnReleased()
+        {
+            if (Interlocked.Exchange(ref _array, null) is { } array)
+            {
+                ArrayPool<byte>.Shared.Return(array);
+            }
+        }
+    }
 }

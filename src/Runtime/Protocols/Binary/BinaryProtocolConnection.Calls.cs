@@ -169,7 +169,7 @@ internal sealed partial class BinaryProtocolConnection
     /// Registers the call, then sends it: the reply can arrive on the receive thread before the send returns.
     /// Any failure to send completes the call (the returned task stays the caller's only signal).
     /// </summary>
-    private ValueTask Send<TArguments>(RpcMethod method, FrameKind kind, in TArguments arguments, IPendingCall call, RpcResultReader? reader, CancellationToken cancellationToken)
+    private ValueTask Send<TArguments>(RpcMethod method, FrameKind kind, in TArguments arguments, IPendingReply call, RpcResultReader? reader, CancellationToken cancellationToken)
         where TArguments : struct, IRpcArguments<TArguments>
     {
         var timeout = RpcCallOptions.TimeoutOf(method, _options);

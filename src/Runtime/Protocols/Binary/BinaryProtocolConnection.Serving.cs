@@ -263,16 +263,15 @@ internal sealed partial class BinaryProtocolConnection
         var reader = new MessagePackReader(payload);
         try
         {
-            using var dispatching = EnterDispatch();
             if (deadline is { } propagated && _options.PropagateDeadlines)
             {
                 // The implementation's async flow captures the scope at its first await, so its later calls inherit it.
                 using var inherited = RpcCallOptions.Propagate(propagated);
-                stub.Dispatch(methodId, ref reader, new RpcServerCall(this, id, kind));
+                stub.Dispatch(methodId, ref reader, new RpcServerCall(_serverCalls, id, (byte)kind));
             }
             else
             {
-                stub.Dispatch(methodId, ref reader, new RpcServerCall(this, id, kind));
+                stub.Dispatch(methodId, ref reader, new RpcServerCall(_serverCalls, id, (byte)kind));
             }
         }
         catch (InvalidArgumentsException exception)
@@ -541,5 +540,33 @@ internal sealed partial class BinaryProtocolConnection
                 await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// The <see cref="ServerCallTarget"/> the stubs complete this connection's calls through: one per connection, so a
+    /// call costs one virtual call into the connection's own (non-virtual) methods.
+    /// </summary>
+    private sealed class ServerCalls(BinaryProtocolConnection connection) : ServerCallTarget
+    {
+        public override CancellationToken GetCancellationToken(uint requestId, byte kind) =>
+            connection.GetServerCallToken(requestId, (FrameKind)kind);
+
+        public override void Complete(uint requestId, byte kind, Task task) =>
+            connection.CompleteServerCall(requestId, (FrameKind)kind, task);
+
+        public override void Complete(uint requestId, byte kind, ValueTask task) =>
+            connection.CompleteServerCall(requestId, (FrameKind)kind, task);
+
+        public override void Complete<TResult>(uint requestId, byte kind, Task<TResult> task, RpcFormatter<TResult> resultFormatter) =>
+            connection.CompleteServerCall(requestId, (FrameKind)kind, task, resultFormatter);
+
+        public override void Complete<TResult>(uint requestId, byte kind, ValueTask<TResult> task, RpcFormatter<TResult> resultFormatter) =>
+            connection.CompleteServerCall(requestId, (FrameKind)kind, task, resultFormatter);
+
+        public override void CompleteStream<TItem>(uint requestId, byte kind, IAsyncEnumerable<TItem> items, RpcFormatter<TItem> itemFormatter) =>
+            connection.CompleteServerStream(requestId, (FrameKind)kind, items, itemFormatter);
+
+        public override void MethodNotFound(uint requestId, byte kind) =>
+            connection.CompleteMethodNotFound(requestId, (FrameKind)kind);
     }
 }

@@ -45,6 +45,9 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
     // Incoming calls that carry state: a cancellation source (created on demand) and, for streams, credits.
     private readonly Dictionary<uint, IncomingCall> _incoming = [];
 
+    // What the stubs' RpcServerCall completes calls through.
+    private readonly ServerCalls _serverCalls;
+
     // Copy-on-write, so the receive loop reads it without a lock.
     private volatile Dictionary<uint, RpcStub> _stubs = [];
 
@@ -73,6 +76,7 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
     public BinaryProtocolConnection(IDuplexPipe transport, RpcConnectionOptions options, Action<Exception?> abortTransport, TimeSpan keepAliveInterval)
     {
         _transport = transport;
+        _serverCalls = new ServerCalls(this);
         _options = options;
         _abortTransport = abortTransport;
         _callTaskOptions = options.RunContinuationsAsynchronously ? TaskCreationOptions.RunContinuationsAsynchronously : TaskCreationOptions.None;
@@ -89,6 +93,8 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
     public override Task Completion => _completion.Task;
 
     public override Exception? CloseReason => Volatile.Read(ref _closeReason);
+
+    public override RpcProtocol Protocol => RpcProtocol.Binary;
 
     public override bool IsClosed => Volatile.Read(ref _closed) != 0;
 
@@ -234,9 +240,9 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
         _completion.TrySetResult();
     }
 
-    private readonly struct PendingEntry(IPendingCall call, RpcMethod method, RpcResultReader? reader, CancellationToken callerToken)
+    private readonly struct PendingEntry(IPendingReply call, RpcMethod method, RpcResultReader? reader, CancellationToken callerToken)
     {
-        public IPendingCall Call { get; } = call;
+        public IPendingReply Call { get; } = call;
 
         /// <summary>Gets the method called: the peer knows only its id, so an error naming it is made here.</summary>
         public RpcMethod Method { get; } = method;

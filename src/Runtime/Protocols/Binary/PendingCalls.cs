@@ -2,31 +2,12 @@ using System;
 using System.Threading;
 using System.Threading.Tasks;
 using System.Threading.Tasks.Sources;
+using Rpc.Serialization;
 
 namespace Rpc.Protocols.Binary;
 
-/// <summary>
-/// A call waiting for its reply. Exactly one of the members is invoked, once, by whoever removes the call from its
-/// connection's pending table: the receive loop, the caller's cancellation, or the connection's close.
-/// </summary>
-internal interface IPendingCall
-{
-    void Fail(Exception exception);
-
-    void Cancel(CancellationToken cancellationToken);
-
-    /// <summary>A reply without a value, or the end of a stream.</summary>
-    void Complete();
-}
-
-/// <summary>A pending call that receives values of <typeparamref name="T"/> (a result, or stream items).</summary>
-internal interface IPendingCall<in T> : IPendingCall
-{
-    void Deliver(T value);
-}
-
 /// <summary>The pending call behind a <see cref="Task{TResult}"/> proxy method: the task itself is the only other allocation.</summary>
-internal sealed class TaskCall<T>(TaskCreationOptions options) : TaskCompletionSource<T>(options), IPendingCall<T>
+internal sealed class TaskCall<T>(TaskCreationOptions options) : TaskCompletionSource<T>(options), IPendingReply<T>
 {
     public void Deliver(T value) => TrySetResult(value);
 
@@ -38,7 +19,7 @@ internal sealed class TaskCall<T>(TaskCreationOptions options) : TaskCompletionS
 }
 
 /// <summary>The pending call behind a <see cref="Task"/> proxy method.</summary>
-internal sealed class TaskCall(TaskCreationOptions options) : TaskCompletionSource(options), IPendingCall
+internal sealed class TaskCall(TaskCreationOptions options) : TaskCompletionSource(options), IPendingReply
 {
     public void Fail(Exception exception) => TrySetException(exception);
 
@@ -51,7 +32,7 @@ internal sealed class TaskCall(TaskCreationOptions options) : TaskCompletionSour
 /// The pending call behind a <see cref="ValueTask{TResult}"/> proxy method, pooled so a steady stream of calls
 /// allocates nothing. It returns itself to the pool when the awaiter reads the result.
 /// </summary>
-internal sealed class ValueTaskCall<T> : IValueTaskSource<T>, IValueTaskSource, IPendingCall<T>
+internal sealed class ValueTaskCall<T> : IValueTaskSource<T>, IValueTaskSource, IPendingReply<T>
 {
     private const int PoolSize = 64;
     private static readonly ValueTaskCall<T>?[] Pool = new ValueTaskCall<T>?[PoolSize];

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
 using System.Threading.Tasks.Sources;
+using Rpc.Serialization;
 
 namespace Rpc.Protocols.Binary;
 
@@ -11,7 +12,7 @@ namespace Rpc.Protocols.Binary;
 /// consumer takes them, so a slow consumer slows the server instead of filling memory: at most one window of items is
 /// ever buffered here.
 /// </summary>
-internal sealed class StreamReceiver<T> : IAsyncEnumerator<T>, IPendingCall<T>, IValueTaskSource<bool>
+internal sealed class StreamReceiver<T> : IAsyncEnumerator<T>, IPendingReply<T>, IValueTaskSource<bool>
 {
     private readonly BinaryProtocolConnection _connection;
     private readonly int _window;

@@ -96,7 +96,6 @@ internal sealed class JsonRpcEngine : StreamJsonRpc.JsonRpc
             else
             {
                 // Called before any await, so invocation order stays the arrival order.
-                using var dispatching = _owner.EnterDispatch();
                 dispatch = base.DispatchRequestAsync(request, targetMethod, token);
             }
         }

@@ -98,6 +98,8 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
 
     public override Exception? CloseReason => Volatile.Read(ref _closeReason);
 
+    public override RpcProtocol Protocol => RpcProtocol.JsonRpc;
+
     public override bool IsClosed => Volatile.Read(ref _closed) != 0;
 
 

@@ -30,13 +30,7 @@ internal sealed class QueuedJsonRpcCall(JsonRpcProtocolConnection connection, Fu
 
         try
         {
-            ValueTask<JsonRpcMessage> answer;
-            using (connection.EnterDispatch())
-            {
-                answer = invoke();
-            }
-
-            _answer.TrySetResult(await answer.ConfigureAwait(false));
+            _answer.TrySetResult(await invoke().ConfigureAwait(false));
         }
         catch (Exception exception)
         {
