@@ -259,7 +259,7 @@ internal static class ServerProgram
         }
 
         // Never disposed: the process exits when the client is done with it.
-        var options = new RpcServerOptions { Connection = { Protocol = protocol, MaxFrameSize = maxFrameSize } };
+        var options = new RpcServerOptions { Protocols = [protocol], Connection = { MaxFrameSize = maxFrameSize } };
         if (BenchSockets.IsTls(endpoint))
         {
             options.Connection.Transport.Tls = BenchTls.ServerOptions();

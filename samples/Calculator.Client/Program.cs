@@ -32,7 +32,7 @@ static async Task<int> RunAsync(string[] args)
                 endpoint = args[++i];
                 break;
             case "--format" when i + 1 < args.Length:
-                protocol = args[++i] == "json" ? RpcProtocol.JsonRpc : RpcProtocol.Binary;
+                protocol = args[++i] == "json" ? JsonRpc() : RpcProtocol.Binary;
                 break;
             default:
                 Console.Error.WriteLine("usage: Calculator.Client [--server <path>] [--endpoint <endpoint> [--format binary|json]]");
@@ -60,9 +60,9 @@ static async Task<int> RunAsync(string[] args)
 
     // The same endpoint serves the other protocol too: the server tells them apart by the client's first byte.
     // JSON-RPC runs on StreamJsonRpc, which a NativeAOT build cannot carry.
-    var otherProtocol = protocol == RpcProtocol.Binary ? RpcProtocol.JsonRpc : RpcProtocol.Binary;
-    if (otherProtocol == RpcProtocol.Binary || System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported)
+    if (protocol != RpcProtocol.Binary || System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported)
     {
+        var otherProtocol = protocol == RpcProtocol.Binary ? JsonRpc() : RpcProtocol.Binary;
         await RunOverEndpointAsync(server.Endpoints[0], new RpcConnectionOptions { Protocol = otherProtocol }, showEverything: false);
     }
 
@@ -168,3 +168,11 @@ static void Expect(bool condition, string message)
         Environment.Exit(1);
     }
 }
+
+// JSON-RPC runs on StreamJsonRpc and needs run-time code generation: a NativeAOT build speaks binary only.
+[System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("AOT", "IL3050:RequiresDynamicCode", Justification = "Checked: throws where dynamic code is not supported.")]
+[System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("Trimming", "IL2026:RequiresUnreferencedCode", Justification = "JSON-RPC is opt-in and documented as not trim-safe; the sample is trimmed only as a NativeAOT build, which never gets here.")]
+static RpcProtocol JsonRpc() =>
+    System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported
+        ? RpcProtocol.JsonRpc
+        : throw new PlatformNotSupportedException("JSON-RPC runs on StreamJsonRpc, which a NativeAOT build cannot carry: use --format binary.");

@@ -8,7 +8,7 @@ using Rpc.Samples;
 
 // Usage: Calculator.Server --endpoint unix:///tmp/calc.sock [--endpoint tcp://127.0.0.1:5000]
 //        Calculator.Server --serve-parent   (as a child started with RpcChildProcess)
-// Each endpoint serves both protocols (binary and JSON-RPC 2.0): the client chooses.
+// Each endpoint serves both protocols (binary and JSON-RPC 2.0; binary only in a NativeAOT build): the client chooses.
 // Prints "listening on <endpoint>" for each endpoint, then serves until Ctrl+C, SIGTERM, or its stdin closes when
 // started with --stop-on-stdin-close (how the demo client runs it, so a crashed parent never leaves it behind).
 // A bad command line exits 2, an endpoint it cannot listen on 1, each with one line on stderr.
@@ -43,11 +43,16 @@ static async Task<int> RunAsync(string[] args)
         endpoints.Add("unix:///tmp/calc.sock");
     }
 
-    await using var server = new RpcServer()
-        .AddService<ICalculator>(new CalculatorService());
+    var options = new RpcServerOptions();
+    if (System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported)
+    {
+        AddJsonRpc(options);
+    }
+
+    await using var server = new RpcServer(options).AddService<ICalculator>(new CalculatorService());
     foreach (var endpoint in endpoints)
     {
-        Console.WriteLine($"listening on {await server.ListenAsync(endpoint)} (binary and JSON-RPC)");
+        Console.WriteLine($"listening on {await server.ListenAsync(endpoint)} ({string.Join(" and ", options.Protocols)})");
     }
 
     using var stop = new CancellationTokenSource();
@@ -82,3 +87,8 @@ static async Task<int> RunAsync(string[] args)
     Console.WriteLine("stopped");
     return 0;
 }
+
+// JSON-RPC runs on StreamJsonRpc, which a NativeAOT build cannot carry: there the server speaks binary only.
+[System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("AOT", "IL3050:RequiresDynamicCode", Justification = "Called only where dynamic code is supported.")]
+[System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("Trimming", "IL2026:RequiresUnreferencedCode", Justification = "JSON-RPC is opt-in and documented as not trim-safe; the sample is trimmed only as a NativeAOT build, which never calls this.")]
+static void AddJsonRpc(RpcServerOptions options) => options.Protocols.Add(RpcProtocol.JsonRpc);

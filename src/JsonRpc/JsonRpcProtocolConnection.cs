@@ -108,7 +108,7 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
 
     private object IncomingGate => _incoming;
 
-    /// <summary>Creates the protocol over a transport; called by <see cref="RpcConnection"/> only when dynamic code is supported.</summary>
+    /// <summary>Creates the protocol over a transport (<see cref="JsonRpcProtocol.CreateConnection"/>).</summary>
     /// <param name="pipe">The transport.</param>
     /// <param name="options">The connection's settings.</param>
     /// <param name="abortTransport">Releases the transport when the connection closes.</param>

@@ -23,7 +23,7 @@ for (var i = 0; i < args.Length; i++)
 }
 
 await using var binary = new RpcServer().AddService<IInventory>(new Inventory());
-await using var json = new RpcServer(new RpcServerOptions { Connection = { Protocol = RpcProtocol.JsonRpc } }).AddService<IInventory>(new Inventory());
+await using var json = new RpcServer(new RpcServerOptions { Protocols = [RpcProtocol.JsonRpc] }).AddService<IInventory>(new Inventory());
 foreach (var endpoint in endpoints)
 {
     Console.WriteLine($"READY binary {await binary.ListenAsync(endpoint)}");

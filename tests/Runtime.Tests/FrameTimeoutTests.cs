@@ -8,10 +8,11 @@ namespace Rpc.Tests;
 public sealed class FrameTimeoutTests : TestBase
 {
     [Theory]
-    [InlineData(RpcProtocol.Binary, new byte[] { 30, 0, 0, 0, 2, 1, 0, 0, 0 })]
-    [InlineData(RpcProtocol.JsonRpc, new byte[] { (byte)'C', (byte)'o', (byte)'n' })]
-    public async Task Pending_calls_fail_with_the_timeout_as_the_reason(RpcProtocol protocol, byte[] halfFrame)
+    [InlineData("Binary", new byte[] { 30, 0, 0, 0, 2, 1, 0, 0, 0 })]
+    [InlineData("JsonRpc", new byte[] { (byte)'C', (byte)'o', (byte)'n' })]
+    public async Task Pending_calls_fail_with_the_timeout_as_the_reason(string protocolName, byte[] halfFrame)
     {
+        var protocol = TestProtocols.Named(protocolName);
         var (clientPipe, peer) = FullDuplexStream.CreatePipePair();
         await using var client = RpcConnection.Create(clientPipe, new RpcConnectionOptions { Protocol = protocol, FrameTimeout = TimeSpan.FromMilliseconds(300) });
         client.Start();
@@ -26,10 +27,11 @@ public sealed class FrameTimeoutTests : TestBase
     }
 
     [Theory]
-    [InlineData(RpcProtocol.Binary)]
-    [InlineData(RpcProtocol.JsonRpc)]
-    public async Task A_frame_arriving_in_pieces_within_the_timeout_is_served(RpcProtocol protocol)
+    [InlineData("Binary")]
+    [InlineData("JsonRpc")]
+    public async Task A_frame_arriving_in_pieces_within_the_timeout_is_served(string protocolName)
     {
+        var protocol = TestProtocols.Named(protocolName);
         await using var pair = ConnectedPair.Create(
             new RpcConnectionOptions { Protocol = protocol, FrameTimeout = TimeSpan.FromSeconds(20) },
             new RpcConnectionOptions { Protocol = protocol });

@@ -13,7 +13,7 @@ using Rpc.Tests.Groups;
 //   A subscriber: connects to a publisher serving IFeed, serves IGroupMember there (its id is this process's id), subscribes
 //   to the topic, prints "READY <pid>", then runs until stdin closes, the publisher goes away or the process is killed.
 //   With "--subscribe parent" it does the same with the parent that started it as an RpcChildProcess (and prints nothing).
-var options = new RpcServerOptions();
+var options = new RpcServerOptions { Protocols = [RpcProtocol.Binary, RpcProtocol.JsonRpc] };
 var endpoints = new System.Collections.Generic.List<string>();
 string? publisher = null;
 var topic = "ticks";
@@ -27,7 +27,7 @@ for (var i = 0; i < args.Length; i++)
         case "--protocol":
             // The subscriber speaks it; the server serves only it.
             options.Connection.Protocol = args[++i] == "json" ? RpcProtocol.JsonRpc : RpcProtocol.Binary;
-            options.Protocols = options.Connection.Protocol == RpcProtocol.JsonRpc ? RpcProtocols.JsonRpc : RpcProtocols.Binary;
+            options.Protocols = [options.Connection.Protocol];
             break;
         case "--frame-timeout":
             options.Connection.FrameTimeout = TimeSpan.FromMilliseconds(int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture));

@@ -1,11 +1,8 @@
 using System;
 using System.IO.Pipelines;
-using System.Runtime.CompilerServices;
 using System.Threading;
 using System.Threading.Tasks;
 using Rpc.Connections;
-using Rpc.Protocols.Binary;
-using Rpc.Protocols.JsonRpc;
 using Rpc.Runtime;
 using Rpc.Transports;
 
@@ -26,10 +23,6 @@ public sealed class RpcConnection : IAsyncDisposable
     private readonly ProtocolConnection _protocol;
     private int _started;
 
-    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage(
-        "Trimming",
-        "IL2026:RequiresUnreferencedCode",
-        Justification = "RpcProtocol.JsonRpc is opt-in and documented as not trim-safe (StreamJsonRpc and System.Text.Json bind by reflection). NativeAOT never reaches it: the IsDynamicCodeSupported guard removes the branch.")]
     private RpcConnection(IDuplexPipe pipe, TransportConnection? transportConnection, string remoteEndpoint, RpcConnectionOptions options)
     {
         options.Validate();
@@ -40,14 +33,7 @@ public sealed class RpcConnection : IAsyncDisposable
             ? reason => CompletePipe(pipe, reason)
             : reason => transportConnection.Abort(reason);
         var keepAliveInterval = options.KeepAliveIntervalFor(remoteEndpoint);
-        _protocol = options.Protocol switch
-        {
-            RpcProtocol.Binary => new BinaryProtocolConnection(pipe, options, abortTransport, keepAliveInterval),
-            RpcProtocol.JsonRpc when RuntimeFeature.IsDynamicCodeSupported => JsonRpcProtocolConnection.Create(pipe, options, abortTransport, keepAliveInterval),
-            RpcProtocol.JsonRpc => throw new PlatformNotSupportedException(
-                "The JSON-RPC protocol runs on StreamJsonRpc, which needs run-time code generation: it is not available in NativeAOT builds. Use RpcProtocol.Binary."),
-            _ => throw new ArgumentOutOfRangeException(nameof(options), options.Protocol, "Unknown protocol."),
-        };
+        _protocol = options.Protocol.CreateConnection(pipe, options, abortTransport, keepAliveInterval);
     }
 
     /// <summary>Gets a description of the peer, as the transport reports it.</summary>

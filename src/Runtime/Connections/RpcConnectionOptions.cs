@@ -4,22 +4,6 @@ using Rpc.Transports;
 
 namespace Rpc;
 
-/// <summary>Which protocol a connection speaks. Both sides must choose the same.</summary>
-public enum RpcProtocol
-{
-    /// <summary>
-    /// Rpc's compact binary protocol (length-prefixed frames, method ids, MessagePack payloads): the default between .NET
-    /// peers, built to run close to the transport's floor. NativeAOT- and trim-safe.
-    /// </summary>
-    Binary,
-
-    /// <summary>
-    /// JSON-RPC 2.0 with <c>Content-Length</c> header framing, on StreamJsonRpc: for peers in other languages (for example
-    /// vscode-jsonrpc, or a short Python script). Slower (~50 µs of engine cost per call) and not NativeAOT-safe.
-    /// </summary>
-    JsonRpc,
-}
-
 /// <summary>Settings of one connection (each side sets its own).</summary>
 public sealed class RpcConnectionOptions
 {
@@ -184,6 +168,7 @@ public sealed class RpcConnectionOptions
                 nameof(DefaultCallTimeout), DefaultCallTimeout, $"DefaultCallTimeout must be positive and at most {RpcCallOptions.MaxTimeout.TotalDays:0} days, or Timeout.InfiniteTimeSpan.");
         }
 
+        ArgumentNullException.ThrowIfNull(Protocol, nameof(Protocol));
         ArgumentNullException.ThrowIfNull(TimeProvider, nameof(TimeProvider));
         ArgumentNullException.ThrowIfNull(Transport, nameof(Transport));
     }

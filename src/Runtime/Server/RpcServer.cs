@@ -11,11 +11,11 @@ namespace Rpc;
 
 /// <summary>
 /// Serves contracts to every client that connects on its endpoints: many concurrent clients, any mix of transports and
-/// of both protocols on one endpoint, graceful shutdown.
+/// of the served protocols on one endpoint, graceful shutdown.
 /// </summary>
 /// <remarks>
-/// Each endpoint tells a binary client from a JSON-RPC one by the first byte it sends (<see cref="RpcProtocols"/>), so
-/// <see cref="RpcConnectionOptions.Protocol"/> in <see cref="RpcServerOptions.Connection"/> is ignored: clients choose.
+/// Each endpoint tells its protocols' clients apart by the first byte each sends (<see cref="RpcServerOptions.Protocols"/>),
+/// so <see cref="RpcConnectionOptions.Protocol"/> in <see cref="RpcServerOptions.Connection"/> is ignored: clients choose.
 /// </remarks>
 /// <example>
 /// <code>
@@ -116,18 +116,17 @@ public sealed class RpcServer : IAsyncDisposable
 
     /// <summary>
     /// Binds an endpoint that serves only <paramref name="protocols"/> and starts accepting connections on it. A client of
-    /// another protocol is closed at once: a JSON-RPC client first reads an error response (code -32600, id null), a
-    /// binary one sees the connection close. Call once per endpoint.
+    /// another protocol sees the connection close at once (<see cref="ClientRefused"/> reports why). Call once per endpoint.
     /// </summary>
     /// <param name="endpoint">For example <c>unix:///tmp/calc.sock</c> or <c>tcp://127.0.0.1:0</c>.</param>
     /// <param name="protocols">The protocols this endpoint serves, instead of <see cref="RpcServerOptions.Protocols"/>.</param>
     /// <param name="cancellationToken">Cancels the bind.</param>
     /// <returns>The endpoint as bound.</returns>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="protocols"/> names no protocol, or an unknown one.</exception>
+    /// <exception cref="ArgumentException"><paramref name="protocols"/> names no protocol, or one twice.</exception>
     /// <exception cref="ObjectDisposedException">The server is stopping or stopped.</exception>
-    public async Task<string> ListenAsync(string endpoint, RpcProtocols protocols, CancellationToken cancellationToken = default)
+    public async Task<string> ListenAsync(string endpoint, IEnumerable<RpcProtocol> protocols, CancellationToken cancellationToken = default)
     {
-        RpcServerOptions.ValidateProtocols(protocols, nameof(protocols));
+        var served = RpcServerOptions.ValidateProtocols(protocols, nameof(protocols));
         ObjectDisposedException.ThrowIf(_stopping.IsCancellationRequested, this);
         var listener = await RpcTransports.ListenAsync(endpoint, _options.Connection.Transport, cancellationToken).ConfigureAwait(false);
         lock (_listeners)
@@ -138,7 +137,7 @@ public sealed class RpcServer : IAsyncDisposable
                 throw new ObjectDisposedException(nameof(RpcServer));
             }
 
-            _listeners.Add((listener, AcceptLoopAsync(listener, protocols)));
+            _listeners.Add((listener, AcceptLoopAsync(listener, served)));
         }
 
         return listener.Endpoint;
@@ -241,7 +240,7 @@ public sealed class RpcServer : IAsyncDisposable
         }
     }
 
-    private async Task AcceptLoopAsync(TransportListener listener, RpcProtocols protocols)
+    private async Task AcceptLoopAsync(TransportListener listener, RpcProtocol[] protocols)
     {
         while (!_stopping.IsCancellationRequested)
         {
@@ -288,19 +287,13 @@ public sealed class RpcServer : IAsyncDisposable
     }
 
     /// <summary>Waits for the client's first byte, then serves it in the protocol that byte names, or closes it.</summary>
-    private async Task OpenAsync(TransportConnection transport, RpcProtocols served)
+    private async Task OpenAsync(TransportConnection transport, RpcProtocol[] served)
     {
         RpcProtocol protocol;
         try
         {
             protocol = await ProtocolSniffer.DetectAsync(
-                transport.Transport.Input, transport.RemoteEndpoint, _options.Connection.Transport.HandshakeTimeout, _stopping.Token).ConfigureAwait(false);
-
-            // NativeAOT has no JSON-RPC (StreamJsonRpc needs run-time code generation): its clients are refused like any other.
-            if (!served.Serves(protocol) || (protocol == RpcProtocol.JsonRpc && !System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported))
-            {
-                throw await ProtocolSniffer.RefuseAsync(transport.Transport.Output, protocol, served, transport.RemoteEndpoint).ConfigureAwait(false);
-            }
+                transport.Transport.Input, served, transport.RemoteEndpoint, _options.Connection.Transport.HandshakeTimeout, _stopping.Token).ConfigureAwait(false);
         }
         catch (Exception exception)
         {

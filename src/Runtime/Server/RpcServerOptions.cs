@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Linq;
 
 namespace Rpc;
 
@@ -14,11 +16,12 @@ public sealed class RpcServerOptions
 
     /// <summary>
     /// Gets or sets the protocols the server's endpoints serve, unless an endpoint names its own
-    /// (<see cref="RpcServer.ListenAsync(string, RpcProtocols, System.Threading.CancellationToken)"/>). Each client is
-    /// served in the protocol its first byte names; a client of a protocol not served is closed. Default:
-    /// <see cref="RpcProtocols.All"/>.
+    /// (<see cref="RpcServer.ListenAsync(string, IEnumerable{RpcProtocol}, System.Threading.CancellationToken)"/>). Each
+    /// client is served in the protocol its first byte names; a client of no protocol served is closed. Default:
+    /// <see cref="RpcProtocol.Binary"/> only; add <c>RpcProtocol.JsonRpc</c> (package Rpc.JsonRpc) to also accept
+    /// JSON-RPC clients on the same endpoints.
     /// </summary>
-    public RpcProtocols Protocols { get; set; } = RpcProtocols.All;
+    public IList<RpcProtocol> Protocols { get; set; } = [RpcProtocol.Binary];
 
     /// <summary>
     /// Gets or sets how long <see cref="RpcServer.StopAsync"/> lets running calls finish before it fires their
@@ -32,11 +35,16 @@ public sealed class RpcServerOptions
     /// </summary>
     public TimeSpan CancellationGracePeriod { get; set; } = TimeSpan.FromSeconds(2);
 
-    internal static void ValidateProtocols(RpcProtocols protocols, string name)
+    /// <summary>Copies <paramref name="protocols"/>, checking that it names at least one protocol, each once.</summary>
+    internal static RpcProtocol[] ValidateProtocols(IEnumerable<RpcProtocol> protocols, string name)
     {
-        if ((protocols & RpcProtocols.All) == 0 || (protocols & ~RpcProtocols.All) != 0)
+        ArgumentNullException.ThrowIfNull(protocols, name);
+        RpcProtocol[] served = [.. protocols];
+        if (served.Length == 0 || Array.IndexOf(served, null) >= 0 || served.Distinct().Count() != served.Length)
         {
-            throw new ArgumentOutOfRangeException(name, protocols, "Serve RpcProtocols.Binary, RpcProtocols.JsonRpc or both.");
+            throw new ArgumentException("Serve at least one protocol, each once (for example RpcProtocol.Binary).", name);
         }
+
+        return served;
     }
 }

@@ -11,8 +11,8 @@ using Rpc.Transports;
 namespace Rpc.Tests.Conformance;
 
 /// <summary>
-/// The same tests for every transport and both protocols, against a server in another process (its endpoints serve both
-/// protocols, as every server's do by default): what a user may rely on whichever endpoint string they pick.
+/// The same tests for every transport and both protocols, against a server in another process (the test host's endpoints serve both
+/// protocols): what a user may rely on whichever endpoint string they pick.
 /// </summary>
 public sealed class ConformanceTests : TestBase
 {
@@ -228,7 +228,7 @@ public sealed class ConformanceTests : TestBase
     [MemberData(nameof(Matrix))]
     public async Task Graceful_shutdown_finishes_running_calls(string transport, RpcProtocol protocol)
     {
-        var server = new RpcServer(new RpcServerOptions { ShutdownTimeout = TimeSpan.FromSeconds(10), Connection = { Transport = TestEndpoints.ServerTransport(transport) } })
+        var server = new RpcServer(new RpcServerOptions { Protocols = [protocol], ShutdownTimeout = TimeSpan.FromSeconds(10), Connection = { Transport = TestEndpoints.ServerTransport(transport) } })
             .AddService<ITestService>(new TestService());
         var endpoint = await server.ListenAsync(TestEndpoints.Create(transport), TimeoutToken);
         await using var connection = await ConnectAsync(endpoint, transport, protocol);

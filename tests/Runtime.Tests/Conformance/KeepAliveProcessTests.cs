@@ -17,13 +17,14 @@ public sealed class KeepAliveProcessTests : TestBase
     private static readonly TimeSpan Slack = TimeSpan.FromSeconds(10);
 
     [Theory]
-    [InlineData("tcp", RpcProtocol.Binary)]
-    [InlineData("tcp", RpcProtocol.JsonRpc)]
-    [InlineData("tls", RpcProtocol.Binary)]
-    [InlineData("tls", RpcProtocol.JsonRpc)]
-    [InlineData("unix", RpcProtocol.Binary)]
-    public async Task A_stopped_server_is_found_and_the_pending_call_fails_within_two_intervals_and_the_timeout(string transport, RpcProtocol protocol)
+    [InlineData("tcp", "Binary")]
+    [InlineData("tcp", "JsonRpc")]
+    [InlineData("tls", "Binary")]
+    [InlineData("tls", "JsonRpc")]
+    [InlineData("unix", "Binary")]
+    public async Task A_stopped_server_is_found_and_the_pending_call_fails_within_two_intervals_and_the_timeout(string transport, string protocolName)
     {
+        var protocol = TestProtocols.Named(protocolName);
         await using var server = await ServerProcess.StartAsync(
             [TestEndpoints.Create(transport)], protocol == RpcProtocol.JsonRpc ? "json" : "binary", TestEndpoints.HostArguments(transport), TimeoutToken);
         var options = new RpcConnectionOptions

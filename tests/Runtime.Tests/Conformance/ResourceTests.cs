@@ -13,7 +13,7 @@ public sealed class ResourceTests : TestBase
     [MemberData(nameof(ConformanceTests.Matrix), MemberType = typeof(ConformanceTests))]
     public async Task Resources_return_to_baseline_after_many_connections(string transport, RpcProtocol protocol)
     {
-        await using var server = new RpcServer(new RpcServerOptions { Connection = { Protocol = protocol, Transport = TestEndpoints.ServerTransport(transport) } })
+        await using var server = new RpcServer(new RpcServerOptions { Protocols = [protocol], Connection = { Transport = TestEndpoints.ServerTransport(transport) } })
             .AddService<ITestService>(new TestService());
         var endpoint = await server.ListenAsync(TestEndpoints.Create(transport), TimeoutToken);
         var cycles = protocol == RpcProtocol.Binary ? 1000 : 300;

@@ -14,12 +14,13 @@ public sealed class StoppedServerDeadlineTests : TestBase
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(1);
 
     [Theory]
-    [InlineData("unix", RpcProtocol.Binary)]
-    [InlineData("unix", RpcProtocol.JsonRpc)]
-    [InlineData("tcp", RpcProtocol.Binary)]
-    [InlineData("tcp", RpcProtocol.JsonRpc)]
-    public async Task A_call_to_a_stopped_server_times_out_at_its_deadline(string transport, RpcProtocol protocol)
+    [InlineData("unix", "Binary")]
+    [InlineData("unix", "JsonRpc")]
+    [InlineData("tcp", "Binary")]
+    [InlineData("tcp", "JsonRpc")]
+    public async Task A_call_to_a_stopped_server_times_out_at_its_deadline(string transport, string protocolName)
     {
+        var protocol = TestProtocols.Named(protocolName);
         await using var server = await ServerProcess.StartAsync(
             [TestEndpoints.Create(transport)], protocol == RpcProtocol.JsonRpc ? "json" : "binary", TestEndpoints.HostArguments(transport), TimeoutToken);
         await using var connection = await RpcConnection.ConnectAsync(

@@ -73,8 +73,9 @@ public static class TestEndpoints
     /// <summary>Gets connection settings for an in-process client of <paramref name="transport"/>.</summary>
     public static RpcConnectionOptions ClientOptions(string transport) => new() { Transport = ClientTransport(transport) };
 
-    /// <summary>Gets settings for an in-process server on <paramref name="transport"/>.</summary>
-    public static RpcServerOptions ServerOptions(string transport) => new() { Connection = { Transport = ServerTransport(transport) } };
+    /// <summary>Gets settings for an in-process server on <paramref name="transport"/>, serving both protocols.</summary>
+    public static RpcServerOptions ServerOptions(string transport) =>
+        new() { Protocols = [RpcProtocol.Binary, RpcProtocol.JsonRpc], Connection = { Transport = ServerTransport(transport) } };
 
     /// <summary>Gets the test host's arguments for <paramref name="transport"/> (for TLS: its certificate, as a file).</summary>
     public static IReadOnlyList<string> HostArguments(string transport) =>

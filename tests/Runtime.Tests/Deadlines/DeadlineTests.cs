@@ -13,10 +13,11 @@ public sealed class DeadlineTests : TestBase
     private readonly FakeTimeProvider _clock = new();
 
     [Theory]
-    [InlineData(RpcProtocol.Binary)]
-    [InlineData(RpcProtocol.JsonRpc)]
-    public async Task DefaultCallTimeout_fails_the_call_with_RpcTimeoutException_at_the_deadline(RpcProtocol protocol)
+    [InlineData("Binary")]
+    [InlineData("JsonRpc")]
+    public async Task DefaultCallTimeout_fails_the_call_with_RpcTimeoutException_at_the_deadline(string protocolName)
     {
+        var protocol = TestProtocols.Named(protocolName);
         await using var pair = DeadlinePair.Create(protocol, _clock, client: new() { DefaultCallTimeout = TimeSpan.FromSeconds(2) });
 
         var call = pair.Proxy.WaitAsync(CancellationToken.None);
@@ -36,10 +37,11 @@ public sealed class DeadlineTests : TestBase
     }
 
     [Theory]
-    [InlineData(RpcProtocol.Binary)]
-    [InlineData(RpcProtocol.JsonRpc)]
-    public async Task RpcTimeout_attribute_wins_over_the_default_and_a_scope_wins_over_both(RpcProtocol protocol)
+    [InlineData("Binary")]
+    [InlineData("JsonRpc")]
+    public async Task RpcTimeout_attribute_wins_over_the_default_and_a_scope_wins_over_both(string protocolName)
     {
+        var protocol = TestProtocols.Named(protocolName);
         await using var pair = DeadlinePair.Create(protocol, _clock, client: new() { DefaultCallTimeout = TimeSpan.FromSeconds(1) });
 
         var attributed = pair.Proxy.WaitWithAttributeAsync(CancellationToken.None);
@@ -186,10 +188,11 @@ public sealed class DeadlineTests : TestBase
     }
 
     [Theory]
-    [InlineData(RpcProtocol.Binary)]
-    [InlineData(RpcProtocol.JsonRpc)]
-    public async Task A_deadline_bounds_the_whole_stream(RpcProtocol protocol)
+    [InlineData("Binary")]
+    [InlineData("JsonRpc")]
+    public async Task A_deadline_bounds_the_whole_stream(string protocolName)
     {
+        var protocol = TestProtocols.Named(protocolName);
         await using var pair = DeadlinePair.Create(protocol, _clock, client: new() { DefaultCallTimeout = TimeSpan.FromSeconds(2) });
 
         await using var items = pair.Proxy.TickAsync(CancellationToken.None).GetAsyncEnumerator(TimeoutToken);

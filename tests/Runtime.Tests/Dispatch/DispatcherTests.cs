@@ -157,8 +157,9 @@ public sealed class DispatcherTests : TestBase
         Assert.Equal(Enumerable.Range(0, 5), (await Task.WhenAll(next).WaitAsync(TimeoutToken)).Order());
     }
 
-    private static Task<Pair> ConnectAsync(RpcDispatcher dispatcher, Probe probe, RpcProtocol protocol = RpcProtocol.Binary)
+    private static Task<Pair> ConnectAsync(RpcDispatcher dispatcher, Probe probe, RpcProtocol? protocol = null)
     {
+        protocol ??= RpcProtocol.Binary;
         var (serverPipe, clientPipe) = FullDuplexStream.CreatePipePair();
         var server = RpcConnection.Create(serverPipe, new RpcConnectionOptions { Dispatcher = dispatcher, Protocol = protocol }).AddService<IDispatchProbe>(probe);
         server.Start();

@@ -26,9 +26,9 @@ public sealed class MemberPair : IAsyncDisposable
     public RecordingMember Member { get; }
 
     /// <param name="startMember">False leaves the member side unread, as a stopped process would: its pipe fills up.</param>
-    public static MemberPair Create(int id = 0, bool startMember = true, RpcProtocol protocol = RpcProtocol.Binary)
+    public static MemberPair Create(int id = 0, bool startMember = true, RpcProtocol? protocol = null)
     {
-        var options = new RpcConnectionOptions { Protocol = protocol };
+        var options = new RpcConnectionOptions { Protocol = protocol ?? RpcProtocol.Binary };
         var (publisherPipe, memberPipe) = FullDuplexStream.CreatePipePair();
         var publisherSide = RpcConnection.Create(publisherPipe, options);
         publisherSide.Start();

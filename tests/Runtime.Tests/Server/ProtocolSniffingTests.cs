@@ -14,7 +14,7 @@ namespace Rpc.Tests.Server;
 
 /// <summary>
 /// One server endpoint, both protocols: the server tells a binary client from a JSON-RPC one by the first byte it sends,
-/// refuses the protocol an endpoint does not serve, and closes a client that speaks neither or says nothing, without
+/// serves only binary unless told otherwise, refuses the protocol an endpoint does not serve, and closes a client that speaks neither or says nothing, without
 /// disturbing the others.
 /// </summary>
 public sealed class ProtocolSniffingTests : TestBase
@@ -64,13 +64,10 @@ public sealed class ProtocolSniffingTests : TestBase
 
         if (refused == RpcProtocol.JsonRpc)
         {
-            // A JSON-RPC client reads why before the connection closes: "invalid request", id null (no request was read).
+            // A raw JSON-RPC request to a binary-only endpoint: the server knows no protocol that starts with '{' or a
+            // letter there, so it closes the connection without answering.
             await using var raw = await RpcTransports.ConnectAsync(endpoint, TestEndpoints.ClientTransport("tcp"), TimeoutToken);
             await WriteJsonAsync(raw.Transport.Output, """{"jsonrpc":"2.0","id":1,"method":"Add","params":[1,2]}""");
-            using var reply = JsonDocument.Parse(await ReadJsonAsync(raw.Transport.Input));
-            Assert.Equal(JsonValueKind.Null, reply.RootElement.GetProperty("id").ValueKind);
-            Assert.Equal(-32600, reply.RootElement.GetProperty("error").GetProperty("code").GetInt32());
-            Assert.Contains("does not serve JSON-RPC", reply.RootElement.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
             await ReadUntilClosedAsync(raw.Transport.Input);
         }
 
@@ -82,10 +79,11 @@ public sealed class ProtocolSniffingTests : TestBase
     [Fact]
     public async Task ListenAsync_with_protocols_restricts_only_that_endpoint_and_reports_the_refusal()
     {
-        await using var server = new RpcServer().AddService<ITestService>(new TestService());
+        await using var server = new RpcServer(new RpcServerOptions { Protocols = [RpcProtocol.Binary, RpcProtocol.JsonRpc] })
+            .AddService<ITestService>(new TestService());
         var refusals = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
         server.ClientRefused += refusals.Enqueue;
-        var jsonOnly = await server.ListenAsync(TestEndpoints.Create("unix"), RpcProtocols.JsonRpc, TimeoutToken);
+        var jsonOnly = await server.ListenAsync(TestEndpoints.Create("unix"), [RpcProtocol.JsonRpc], TimeoutToken);
         var both = await server.ListenAsync(TestEndpoints.Create("unix"), TimeoutToken);
 
         await using (var refused = await ConnectAsync(jsonOnly, "unix", RpcProtocol.Binary))
@@ -95,11 +93,33 @@ public sealed class ProtocolSniffingTests : TestBase
 
         await WaitUntilAsync(() => !refusals.IsEmpty);
         var refusal = Assert.IsType<RpcProtocolException>(Assert.Single(refusals));
-        Assert.Contains("speaks Binary, which this endpoint does not serve (it serves JsonRpc)", refusal.Message, StringComparison.Ordinal);
+        Assert.Contains("speaks none of the protocols this endpoint serves (JsonRpc): its first bytes are 89", refusal.Message, StringComparison.Ordinal);
 
         await using var binary = await ConnectAsync(both, "unix", RpcProtocol.Binary);
+        await using var json = await ConnectAsync(both, "unix", RpcProtocol.JsonRpc);
         Assert.Equal(3, await binary.CreateProxy<ITestService>().AddAsync(1, 2, TimeoutToken).WaitAsync(TimeoutToken));
-        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => server.ListenAsync(TestEndpoints.Create("unix"), (RpcProtocols)0, TimeoutToken));
+        Assert.Equal(7, await json.CreateProxy<ITestService>().AddAsync(3, 4, TimeoutToken).WaitAsync(TimeoutToken));
+        await Assert.ThrowsAsync<ArgumentException>(() => server.ListenAsync(TestEndpoints.Create("unix"), [], TimeoutToken));
+        await Assert.ThrowsAsync<ArgumentException>(() => server.ListenAsync(TestEndpoints.Create("unix"), [RpcProtocol.Binary, RpcProtocol.Binary], TimeoutToken));
+    }
+
+    [Fact]
+    public async Task A_server_serves_only_the_binary_protocol_unless_told_otherwise()
+    {
+        Assert.Equal([RpcProtocol.Binary], new RpcServerOptions().Protocols);
+        await using var server = new RpcServer().AddService<ITestService>(new TestService());
+        var refusals = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
+        server.ClientRefused += refusals.Enqueue;
+        var endpoint = await server.ListenAsync(TestEndpoints.Create("unix"), TimeoutToken);
+
+        await using (var json = await ConnectAsync(endpoint, "unix", RpcProtocol.JsonRpc))
+        {
+            await Assert.ThrowsAsync<ConnectionLostException>(() => json.CreateProxy<ITestService>().AddAsync(1, 2, TimeoutToken)).WaitAsync(TimeoutToken);
+        }
+
+        await WaitUntilAsync(() => !refusals.IsEmpty);
+        var refusal = Assert.IsType<RpcProtocolException>(Assert.Single(refusals));
+        Assert.Contains("speaks none of the protocols this endpoint serves (Binary)", refusal.Message, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -149,7 +169,7 @@ public sealed class ProtocolSniffingTests : TestBase
     public async Task A_silent_client_is_closed_after_HandshakeTimeout_and_delays_no_other_client()
     {
         var handshakeTimeout = TimeSpan.FromSeconds(3);
-        await using var server = new RpcServer(new RpcServerOptions { Connection = { Transport = { HandshakeTimeout = handshakeTimeout } } })
+        await using var server = new RpcServer(new RpcServerOptions { Protocols = [RpcProtocol.Binary, RpcProtocol.JsonRpc], Connection = { Transport = { HandshakeTimeout = handshakeTimeout } } })
             .AddService<ITestService>(new TestService());
         var refusals = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
         server.ClientRefused += refusals.Enqueue;

@@ -15,18 +15,19 @@ public sealed class ProducerBackPressureTests : TestBase
     private const int Calls = 2_000;
 
     [Theory]
-    [InlineData(RpcProtocol.Binary, false)]
-    [InlineData(RpcProtocol.Binary, true)]
-    [InlineData(RpcProtocol.JsonRpc, false)]
-    [InlineData(RpcProtocol.JsonRpc, true)]
-    public async Task A_full_queue_stops_reading_the_producer_instead_of_holding_its_calls(RpcProtocol protocol, bool notifications)
+    [InlineData("Binary", false)]
+    [InlineData("Binary", true)]
+    [InlineData("JsonRpc", false)]
+    [InlineData("JsonRpc", true)]
+    public async Task A_full_queue_stops_reading_the_producer_instead_of_holding_its_calls(string protocolName, bool notifications)
     {
+        var protocol = TestProtocols.Named(protocolName);
         var connectionOptions = new RpcConnectionOptions { Protocol = protocol };
         await using var hub = new WorkQueueHub<IJobs>(new WorkQueueOptions
         {
             Name = $"backpressure-{Guid.NewGuid():N}",
             QueueCapacity = Capacity,
-            Server = new RpcServerOptions { Connection = connectionOptions },
+            Server = new RpcServerOptions { Protocols = [protocol], Connection = connectionOptions },
         });
         await using var worker = GatedJobs.Attach(hub, 1);
         var socket = Path.Combine(Path.GetTempPath(), $"rpc-bp-{Guid.NewGuid():N}.sock");
