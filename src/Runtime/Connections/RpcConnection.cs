@@ -3,7 +3,9 @@ using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using System.Threading;
 using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
 using Rpc.Connections;
+using Rpc.Diagnostics;
 using Rpc.Protocols.Binary;
 using Rpc.Protocols.JsonRpc;
 using Rpc.Runtime;
@@ -48,6 +50,21 @@ public sealed class RpcConnection : IAsyncDisposable
                 "The JSON-RPC protocol runs on StreamJsonRpc, which needs run-time code generation: it is not available in NativeAOT builds. Use RpcProtocol.Binary."),
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Protocol, "Unknown protocol."),
         };
+        if (options.LoggerFactory is { } loggerFactory)
+        {
+            var logger = loggerFactory.CreateLogger(RpcLog.ConnectionCategory);
+            _protocol.EnableLogging(logger, remoteEndpoint);
+            _ = _protocol.Completion.ContinueWith(
+                static (_, state) =>
+                {
+                    var (connection, logger) = ((RpcConnection, ILogger))state!;
+                    RpcLog.Closed(logger, connection.RemoteEndpoint, connection.CloseReason, connection._protocol.PeerHungUp);
+                },
+                (this, logger),
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
+        }
     }
 
     /// <summary>Gets a description of the peer, as the transport reports it.</summary>

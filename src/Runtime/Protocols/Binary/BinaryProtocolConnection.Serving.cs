@@ -283,7 +283,7 @@ internal sealed partial class BinaryProtocolConnection
         catch (Exception exception)
         {
             // The implementation threw before returning a task.
-            FinishIncoming(id, kind, ErrorFor(id, exception));
+            FinishIncoming(id, kind, Fail(id, kind, new LoggedStub.DispatchedMethod(stub, methodId), exception));
         }
     }
 
@@ -348,13 +348,14 @@ internal sealed partial class BinaryProtocolConnection
 
     private async Task ReplyWhenDoneAsync(uint id, FrameKind kind, Task task)
     {
+        var method = Logger is null ? default : LoggedStub.Current;
         try
         {
             await task.ConfigureAwait(false);
         }
         catch (Exception exception)
         {
-            FinishIncoming(id, kind, ErrorFor(id, exception));
+            FinishIncoming(id, kind, Fail(id, kind, method, exception));
             return;
         }
 
@@ -363,6 +364,7 @@ internal sealed partial class BinaryProtocolConnection
 
     private async Task ReplyWhenDoneAsync<TResult>(uint id, FrameKind kind, Task<TResult> task, RpcFormatter<TResult> formatter)
     {
+        var method = Logger is null ? default : LoggedStub.Current;
         TResult result;
         try
         {
@@ -370,7 +372,7 @@ internal sealed partial class BinaryProtocolConnection
         }
         catch (Exception exception)
         {
-            FinishIncoming(id, kind, ErrorFor(id, exception));
+            FinishIncoming(id, kind, Fail(id, kind, method, exception));
             return;
         }
 
@@ -379,6 +381,7 @@ internal sealed partial class BinaryProtocolConnection
 
     private async Task SendStreamAsync<TItem>(uint id, IAsyncEnumerable<TItem> items, RpcFormatter<TItem> formatter, StreamCredits credits, CancellationToken cancellationToken)
     {
+        var method = Logger is null ? default : LoggedStub.Current;
         try
         {
             await foreach (var item in items.WithCancellation(cancellationToken).ConfigureAwait(false))
@@ -389,7 +392,7 @@ internal sealed partial class BinaryProtocolConnection
         }
         catch (Exception exception)
         {
-            FinishIncoming(id, FrameKind.StreamRequest, ErrorFor(id, exception));
+            FinishIncoming(id, FrameKind.StreamRequest, Fail(id, FrameKind.StreamRequest, method, exception));
             return;
         }
 
@@ -441,6 +444,18 @@ internal sealed partial class BinaryProtocolConnection
         }
 
         IncomingCallAnswered();
+    }
+
+    /// <summary>The error reply of a method that threw, logged unless its caller cancelled it or its deadline passed.</summary>
+    private ErrorPayload Fail(uint id, FrameKind kind, LoggedStub.DispatchedMethod method, Exception exception)
+    {
+        var error = ErrorFor(id, exception);
+        if (Logger is not null && error.Code is not (RpcErrorCode.Cancelled or RpcErrorCode.DeadlineExceeded))
+        {
+            LogMethodFailed(method.WireName, kind == FrameKind.Notification, exception);
+        }
+
+        return error;
     }
 
     private ErrorPayload ErrorFor(uint id, Exception exception)
