@@ -140,9 +140,6 @@ internal static partial class RpcLog
     [LoggerMessage(5002, LogLevel.Warning, "The work queue '{Queue}' lost the worker {RemoteEndpoint} running '{Method}'; the call failed with WorkerLostException.")]
     public static partial void WorkerLostCallFailed(ILogger logger, string queue, string remoteEndpoint, string method);
 
-    [LoggerMessage(5003, LogLevel.Information, "The work queue '{Queue}' has a new worker {RemoteEndpoint}.")]
-    public static partial void WorkerJoined(ILogger logger, string queue, string remoteEndpoint);
-
     // ---- 6xxx child processes ----
 
     [LoggerMessage(6001, LogLevel.Debug, "Started the child process {ProcessId} ({FileName}).")]

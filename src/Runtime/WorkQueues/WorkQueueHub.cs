@@ -1,6 +1,8 @@
 using System;
 using System.Threading;
 using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
+using Rpc.Diagnostics;
 using Rpc.Runtime;
 using Rpc.WorkQueues;
 
@@ -66,7 +68,8 @@ public sealed class WorkQueueHub<TContract> : IAsyncDisposable
         Name = _options.Name ?? contract.Name;
         var metrics = new WorkQueueMetrics(Name);
         _dispatcher = new WorkQueueDispatcher(_options.QueueCapacity, metrics);
-        Invoker = new WorkQueueInvoker(_dispatcher, metrics, _options.MaxAttempts, _stopping.Token);
+        var logger = _options.Server.Connection.LoggerFactory?.CreateLogger(RpcLog.WorkQueueCategory);
+        Invoker = new WorkQueueInvoker(_dispatcher, metrics, _options.MaxAttempts, Name, logger, _stopping.Token);
         Proxy = contract.CreateProxy(Invoker);
         _producerServer = new RpcServer(_options.Server).AddService(Proxy);
         _workerServer = new RpcServer(_options.Server);
