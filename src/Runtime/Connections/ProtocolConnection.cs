@@ -33,6 +33,9 @@ internal abstract class ProtocolConnection : IRpcInvoker, IAsyncDisposable
     /// <summary>Gets the logger of this connection's events, or <see langword="null"/> when logging is off.</summary>
     protected ILogger? Logger { get; private set; }
 
+    /// <summary>Gets whether this connection logs (for tests: without a logger factory, nothing is set up for logging).</summary>
+    internal bool IsLogging => Logger is not null;
+
     /// <summary>Gets the peer, as the transport describes it (for log messages).</summary>
     protected string RemoteEndpoint { get; private set; } = string.Empty;
 
