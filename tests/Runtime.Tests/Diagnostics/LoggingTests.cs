@@ -9,6 +9,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using Rpc.Protocols.Binary;
 using Rpc.Tests.Conformance;
+using Rpc.Tests.Groups;
 using Rpc.Tests.Processes;
 using Rpc.Tests.WorkQueues;
 using Rpc.Transports;
@@ -23,6 +24,8 @@ public interface ILogProbe
     Task FailAsync(string message);
 
     void Fire(string message);
+
+    Task HangAsync(CancellationToken cancellationToken = default);
 }
 
 /// <summary>
@@ -147,6 +150,50 @@ public sealed class LoggingTests : TestBase, IAsyncLifetime
         Assert.Equal(LogLevel.Warning, timeout.Level);
     }
 
+    [Fact]
+    public async Task A_shutdown_that_has_to_cancel_running_calls_is_logged_and_the_cancelled_calls_are_not_failures()
+    {
+        var server = StartServer(new RpcServerOptions { Connection = { LoggerFactory = _loggerFactory }, ShutdownTimeout = TimeSpan.FromMilliseconds(200) });
+        var endpoint = await server.ListenAsync(TestEndpoints.Create("unix"), TimeoutToken);
+        await using var client = await RpcConnection.ConnectAsync(endpoint, cancellationToken: TimeoutToken);
+        var hanging = client.CreateProxy<ILogProbe>().HangAsync(TimeoutToken);
+        await WaitUntilAsync(() => server.Connections.Sum(c => c.Protocol.IncomingCallsInFlight) == 1);
+
+        await server.StopAsync().WaitAsync(TimeoutToken);
+
+        var drain = await WaitForAsync(1007);
+        Assert.Equal(LogLevel.Warning, drain.Level);
+        Assert.Equal("1", StateOf(drain, "Calls"));
+        await Assert.ThrowsAnyAsync<Exception>(() => hanging).WaitAsync(TimeoutToken);
+        Assert.DoesNotContain(_logs.GetSnapshot(), r => r.Id.Id == 3001);
+    }
+
+    [Fact]
+    public async Task A_group_member_disconnected_by_its_full_queue_policy_is_logged()
+    {
+        await using var stuck = MemberPair.Create(startMember: false);
+        using var group = new RpcGroup<IGroupMember>(new RpcGroupOptions
+        {
+            Name = $"log-{Guid.NewGuid():N}",
+            MemberQueueCapacity = 16,
+            FullQueuePolicy = RpcFullQueuePolicy.Disconnect,
+            LoggerFactory = _loggerFactory,
+        });
+        group.Add(stuck.PublisherSide);
+
+        // 16 KiB messages to a member that never reads: its pipe, its connection's backlog, then its queue fill.
+        var payload = new string('p', 16 * 1024);
+        for (var i = 0; i < 600 && stuck.PublisherSide.IsConnected; i++)
+        {
+            group.All.OnTick(i, payload);
+        }
+
+        var disconnected = await WaitForAsync(4001);
+        Assert.Equal(LogLevel.Warning, disconnected.Level);
+        Assert.Equal("Rpc.RpcGroup", disconnected.Category);
+        Assert.Equal(nameof(RpcFullQueuePolicy.Disconnect), StateOf(disconnected, "Policy"));
+    }
+
     [Theory]
     [InlineData(RpcProtocol.Binary)]
     [InlineData(RpcProtocol.JsonRpc)]
@@ -254,5 +301,7 @@ public sealed class LoggingTests : TestBase, IAsyncLifetime
         }
 
         public void Fire(string message) => throw new InvalidOperationException(message);
+
+        public Task HangAsync(CancellationToken cancellationToken) => Task.Delay(System.Threading.Timeout.Infinite, cancellationToken);
     }
 }

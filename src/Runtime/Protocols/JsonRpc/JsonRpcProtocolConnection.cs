@@ -559,7 +559,7 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
     private void OnDisconnected(object? sender, JsonRpcDisconnectedEventArgs e)
     {
         var violation = Volatile.Read(ref _violation);
-        PeerHungUp = violation is null && e.Reason == DisconnectedReason.RemotePartyTerminated;
+        PeerHungUp = violation is null && !IsClosed && e.Reason == DisconnectedReason.RemotePartyTerminated;
         Exception? reason = violation ?? e.Reason switch
         {
             DisconnectedReason.LocallyDisposed => null,
