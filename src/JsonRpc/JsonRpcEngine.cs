@@ -33,6 +33,12 @@ internal sealed class JsonRpcEngine : StreamJsonRpc.JsonRpc
     /// </summary>
     protected override JsonRpcError.ErrorDetail CreateErrorDetails(JsonRpcRequest request, Exception exception)
     {
+        if (exception is not OperationCanceledException)
+        {
+            // Notifications pass here too: StreamJsonRpc builds their error and then drops it, so the log is its only trace.
+            _owner.LogMethodFailed(request.Method ?? string.Empty, !request.IsResponseExpected, exception);
+        }
+
         if (exception is LocalRpcException)
         {
             // An implementation that chose its own JSON-RPC error code and data keeps them.

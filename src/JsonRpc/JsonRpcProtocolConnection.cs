@@ -561,6 +561,7 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
     private void OnDisconnected(object? sender, JsonRpcDisconnectedEventArgs e)
     {
         var violation = Volatile.Read(ref _violation);
+        PeerHungUp = violation is null && !IsClosed && e.Reason == DisconnectedReason.RemotePartyTerminated;
         Exception? reason = violation ?? e.Reason switch
         {
             DisconnectedReason.LocallyDisposed => null,

@@ -2,6 +2,8 @@ using System;
 using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
+using Rpc.Diagnostics;
 using Rpc.Runtime;
 using Rpc.Serialization;
 
@@ -22,6 +24,21 @@ internal abstract class ProtocolConnection : IRpcInvoker, IAsyncDisposable
     /// <summary>Gets whether the connection is closed or closing.</summary>
     public abstract bool IsClosed { get; }
 
+    /// <summary>
+    /// Gets whether the peer ended the connection between messages (it closed or its process ended; the transport cannot
+    /// tell which), rather than a failure, a violation or a local close.
+    /// </summary>
+    public bool PeerHungUp { get; protected set; }
+
+    /// <summary>Gets the logger of this connection's events, or <see langword="null"/> when logging is off.</summary>
+    protected ILogger? Logger { get; private set; }
+
+    /// <summary>Gets whether this connection logs (for tests: without a logger factory, nothing is set up for logging).</summary>
+    internal bool IsLogging => Logger is not null;
+
+    /// <summary>Gets the peer, as the transport describes it (for log messages).</summary>
+    protected string RemoteEndpoint { get; private set; } = string.Empty;
+
     private readonly object _drainGate = new();
     private int _incomingInFlight;
     private TaskCompletionSource? _incomingDrained;
@@ -40,6 +57,13 @@ internal abstract class ProtocolConnection : IRpcInvoker, IAsyncDisposable
 
     /// <summary>Serves a stub's methods to the peer.</summary>
     public abstract void AddStub(RpcStub stub);
+
+    /// <summary>Logs this connection's own events (failing methods) to <paramref name="logger"/>; called once, before any stub is added.</summary>
+    internal void EnableLogging(ILogger logger, string remoteEndpoint)
+    {
+        Logger = logger;
+        RemoteEndpoint = remoteEndpoint;
+    }
 
     /// <summary>Starts reading from the transport.</summary>
     public abstract void Start();
@@ -127,6 +151,27 @@ internal abstract class ProtocolConnection : IRpcInvoker, IAsyncDisposable
     public abstract void Abort(Exception? reason);
 
     public abstract ValueTask DisposeAsync();
+
+    /// <summary>Logs an incoming call whose method threw (nothing when logging is off).</summary>
+    /// <param name="method">The method's wire name.</param>
+    /// <param name="isNotification">Whether the call was a notification, whose error reaches no caller.</param>
+    /// <param name="exception">What the method threw.</param>
+    internal void LogMethodFailed(string method, bool isNotification, Exception exception)
+    {
+        if (Logger is not { } logger)
+        {
+            return;
+        }
+
+        if (isNotification)
+        {
+            RpcLog.NotificationFailed(logger, method, RemoteEndpoint, exception);
+        }
+        else
+        {
+            RpcLog.MethodFailed(logger, method, RemoteEndpoint, exception);
+        }
+    }
 
     /// <summary>Counts an admitted incoming call.</summary>
     protected void IncomingCallAdmitted()

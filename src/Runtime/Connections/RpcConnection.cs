@@ -2,7 +2,9 @@ using System;
 using System.IO.Pipelines;
 using System.Threading;
 using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
 using Rpc.Connections;
+using Rpc.Diagnostics;
 using Rpc.Runtime;
 using Rpc.Transports;
 
@@ -34,6 +36,21 @@ public sealed class RpcConnection : IAsyncDisposable
             : reason => transportConnection.Abort(reason);
         var keepAliveInterval = options.KeepAliveIntervalFor(remoteEndpoint);
         _protocol = options.Protocol.CreateConnection(pipe, options, abortTransport, keepAliveInterval);
+        if (options.LoggerFactory is { } loggerFactory)
+        {
+            var logger = loggerFactory.CreateLogger(RpcLog.ConnectionCategory);
+            _protocol.EnableLogging(logger, remoteEndpoint);
+            _ = _protocol.Completion.ContinueWith(
+                static (_, state) =>
+                {
+                    var (connection, logger) = ((RpcConnection, ILogger))state!;
+                    RpcLog.Closed(logger, connection.RemoteEndpoint, connection.CloseReason, connection._protocol.PeerHungUp);
+                },
+                (this, logger),
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
+        }
     }
 
     /// <summary>Gets a description of the peer, as the transport reports it.</summary>

@@ -1,5 +1,6 @@
 using System;
 using System.Threading;
+using Microsoft.Extensions.Logging;
 using Rpc.Transports;
 
 namespace Rpc;
@@ -123,6 +124,16 @@ public sealed class RpcConnectionOptions
     /// <see langword="false"/>.
     /// </summary>
     public bool PropagateDeadlines { get; set; }
+
+    /// <summary>
+    /// Gets or sets where this connection logs, or <see langword="null"/> (the default) for no logging: then no logger is
+    /// created and nothing is logged. The connection logs under the category <c>Rpc.RpcConnection</c> (its close and why,
+    /// protocol violations, methods and notifications that threw); a server given these options (in
+    /// <see cref="RpcServerOptions.Connection"/>) also logs under <c>Rpc.RpcServer</c> (accepted and refused clients,
+    /// shutdown), a work-queue hub under <c>Rpc.WorkQueueHub</c>, a child process under <c>Rpc.RpcChildProcess</c>.
+    /// Nothing is logged per successful call above <see cref="LogLevel.Debug"/>; the README lists every event id.
+    /// </summary>
+    public ILoggerFactory? LoggerFactory { get; set; }
 
     /// <summary>Gets or sets the transport settings.</summary>
     public TransportOptions Transport { get; set; } = new();

@@ -2,7 +2,9 @@ using System;
 using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
 using Rpc.Connections;
+using Rpc.Diagnostics;
 using Rpc.Groups;
 using Rpc.Runtime;
 
@@ -47,6 +49,9 @@ public sealed class RpcGroup<TContract> : IObservedGroup, IDisposable
     private readonly RpcFullQueuePolicy _policy;
     private readonly TimeSpan _waitTimeout;
     private readonly GroupCounters _counters;
+
+    // Null when RpcGroupOptions.LoggerFactory is.
+    private readonly ILogger? _logger;
     private readonly object _gate = new();
     private readonly Dictionary<RpcConnection, GroupMember> _byConnection = [];
 
@@ -67,6 +72,7 @@ public sealed class RpcGroup<TContract> : IObservedGroup, IDisposable
         _waitTimeout = options.FullQueueWaitTimeout;
         Name = options.Name ?? _contract.Name;
         _counters = new GroupCounters(Name);
+        _logger = options.LoggerFactory?.CreateLogger(RpcLog.GroupCategory);
         All = _contract.CreateProxy(new GroupInvoker<TContract>(this, null));
         RpcGroupMetrics.Track(this);
     }
@@ -477,7 +483,13 @@ public sealed class RpcGroup<TContract> : IObservedGroup, IDisposable
             _members = remaining;
         }
 
-        _counters.AddDropped(member.Close(), GroupCounters.MemberLeft);
+        var discarded = member.Close();
+        _counters.AddDropped(discarded, GroupCounters.MemberLeft);
+        if (_logger is not null && discarded > 0)
+        {
+            RpcLog.MemberLeftWithMessages(_logger, member.Connection.RemoteEndpoint, Name, discarded);
+        }
+
         return true;
     }
 
@@ -499,6 +511,11 @@ public sealed class RpcGroup<TContract> : IObservedGroup, IDisposable
 
         _counters.AddDropped(member.Close(), reason);
         _counters.AddDisconnected(reason);
+        if (_logger is not null)
+        {
+            RpcLog.MemberDisconnected(_logger, Name, member.Connection.RemoteEndpoint, _capacity, _policy);
+        }
+
         member.Connection.Protocol.Abort(new ConnectionLostException(
             $"Disconnected by the group '{Name}': its outgoing queue of {_capacity} messages was full " +
             (_policy == RpcFullQueuePolicy.Wait ? $"for {_waitTimeout.TotalMilliseconds} ms (RpcFullQueuePolicy.Wait)." : "(RpcFullQueuePolicy.Disconnect)."), null));

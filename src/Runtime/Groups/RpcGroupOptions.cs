@@ -1,4 +1,5 @@
 using System;
+using Microsoft.Extensions.Logging;
 
 namespace Rpc;
 
@@ -49,6 +50,14 @@ public sealed class RpcGroupOptions
 
     /// <summary>Gets or sets how long <see cref="RpcFullQueuePolicy.Wait"/> waits for room. Default: 1 second.</summary>
     public TimeSpan FullQueueWaitTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Gets or sets where the group logs (category <c>Rpc.RpcGroup</c>): members disconnected by
+    /// <see cref="FullQueuePolicy"/> (Warning), members that left with messages still queued (Information). Default:
+    /// <see langword="null"/>, no logging. A message dropped under <see cref="RpcFullQueuePolicy.DropOldest"/> is counted,
+    /// not logged: under load that would be a line per message.
+    /// </summary>
+    public ILoggerFactory? LoggerFactory { get; set; }
 
     internal void Validate()
     {

@@ -4,6 +4,8 @@ using System.Globalization;
 using System.IO;
 using System.Threading;
 using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
+using Rpc.Diagnostics;
 using Rpc.Processes;
 using Rpc.Transports;
 
@@ -49,7 +51,13 @@ public class RpcChildProcess : IAsyncDisposable
     private readonly TaskCompletionSource<int> _exited;
     private readonly TimeSpan _shutdownTimeout;
     private readonly ChildProcessPipes _pipes;
+
+    // Null when the connection's RpcConnectionOptions.LoggerFactory is.
+    private readonly ILogger? _logger;
     private int _disposed;
+
+    // Set by Kill and DisposeAsync: the exit that follows was asked for.
+    private volatile bool _exitRequested;
 
     private protected RpcChildProcess(Started started, RpcConnection connection, TimeSpan shutdownTimeout)
     {
@@ -60,6 +68,12 @@ public class RpcChildProcess : IAsyncDisposable
         _pipes = started.Pipes;
         _shutdownTimeout = shutdownTimeout;
         Connection = connection;
+        _logger = connection.Options.LoggerFactory?.CreateLogger(RpcLog.ChildProcessCategory);
+        if (_logger is not null)
+        {
+            RpcLog.ChildStarted(_logger, ProcessId, started.Process.StartInfo.FileName);
+        }
+
         _ = ReportExitAsync();
     }
 
@@ -202,6 +216,7 @@ public class RpcChildProcess : IAsyncDisposable
     /// <summary>Kills the child and its descendants at once (SIGKILL). Pending calls fail with <see cref="ConnectionLostException"/>.</summary>
     public void Kill()
     {
+        _exitRequested = true;
         try
         {
             Process.Kill(entireProcessTree: true);
@@ -228,6 +243,7 @@ public class RpcChildProcess : IAsyncDisposable
             return;
         }
 
+        _exitRequested = true;
         try
         {
             await Connection.DisposeAsync().ConfigureAwait(false);
@@ -237,6 +253,11 @@ public class RpcChildProcess : IAsyncDisposable
             }
             catch (TimeoutException)
             {
+                if (_logger is not null)
+                {
+                    RpcLog.ChildKilledAtShutdown(_logger, ProcessId, _shutdownTimeout);
+                }
+
                 Kill();
                 try
                 {
@@ -391,6 +412,18 @@ public class RpcChildProcess : IAsyncDisposable
     private async Task ReportExitAsync()
     {
         var exitCode = await _exited.Task.ConfigureAwait(false);
+        if (_logger is not null)
+        {
+            if (_exitRequested)
+            {
+                RpcLog.ChildExited(_logger, ProcessId, exitCode);
+            }
+            else
+            {
+                RpcLog.ChildExitedUnexpectedly(_logger, ProcessId, exitCode);
+            }
+        }
+
         if (await Task.WhenAny(Connection.Completion, Task.Delay(ExitReportTimeout)).ConfigureAwait(false) != Connection.Completion)
         {
             _transport.Abort(new ConnectionLostException(ExitMessage(ProcessId, exitCode)));

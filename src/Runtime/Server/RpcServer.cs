@@ -4,6 +4,8 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
+using Rpc.Diagnostics;
 using Rpc.Server;
 using Rpc.Transports;
 
@@ -33,6 +35,9 @@ public sealed class RpcServer : IAsyncDisposable
     // Accepted clients whose first byte (their protocol) is awaited, each bounded by TransportOptions.HandshakeTimeout.
     private readonly HashSet<Task> _opening = [];
     private readonly CancellationTokenSource _stopping = new();
+
+    // Null when RpcConnectionOptions.LoggerFactory is.
+    private readonly ILogger? _logger;
     private Task? _stopTask;
 
     /// <summary>Initializes a server.</summary>
@@ -42,6 +47,7 @@ public sealed class RpcServer : IAsyncDisposable
         _options = options ?? new RpcServerOptions();
         _options.Connection.Validate();
         RpcServerOptions.ValidateProtocols(_options.Protocols, nameof(options));
+        _logger = _options.Connection.LoggerFactory?.CreateLogger(RpcLog.ServerCategory);
     }
 
     /// <summary>Gets the connections currently open.</summary>
@@ -198,6 +204,11 @@ public sealed class RpcServer : IAsyncDisposable
 
         if (!await DrainAsync(connections, _options.ShutdownTimeout, cancellationToken).ConfigureAwait(false))
         {
+            if (_logger is not null)
+            {
+                RpcLog.DrainTimedOut(_logger, connections.Sum(c => c.Protocol.IncomingCallsInFlight), _options.ShutdownTimeout);
+            }
+
             foreach (var connection in connections)
             {
                 connection.Protocol.CancelIncomingCalls();
@@ -257,6 +268,12 @@ public sealed class RpcServer : IAsyncDisposable
             {
                 return;
             }
+            catch (Exception exception) when (_logger is not null)
+            {
+                // The loop ends as it would unlogged (StopAsync observes the fault); the operator learns why now, not then.
+                RpcLog.AcceptFailed(_logger, listener.Endpoint, exception);
+                throw;
+            }
 
             if (transport is null)
             {
@@ -300,6 +317,11 @@ public sealed class RpcServer : IAsyncDisposable
             await transport.DisposeAsync().ConfigureAwait(false);
             if (!_stopping.IsCancellationRequested)
             {
+                if (_logger is not null)
+                {
+                    RpcLog.Refused(_logger, transport.RemoteEndpoint, exception);
+                }
+
                 ClientRefused?.Invoke(exception);
             }
 
@@ -327,6 +349,11 @@ public sealed class RpcServer : IAsyncDisposable
         catch (Exception exception)
         {
             // A failing service factory refuses this client only; the server keeps accepting others.
+            if (_logger is not null)
+            {
+                RpcLog.ConnectionSetupFailed(_logger, transport.RemoteEndpoint, exception);
+            }
+
             connection.Protocol.Abort(new RpcException($"The server could not set up the connection: {exception.Message}", exception));
             _ = connection.DisposeAsync().AsTask();
             return;
@@ -336,6 +363,11 @@ public sealed class RpcServer : IAsyncDisposable
         if (_stopping.IsCancellationRequested)
         {
             connection.Protocol.RejectNewCalls();
+        }
+
+        if (_logger is not null)
+        {
+            RpcLog.ConnectionAccepted(_logger, connection.RemoteEndpoint, protocol);
         }
 
         connection.Start();

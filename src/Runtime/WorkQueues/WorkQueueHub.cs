@@ -1,6 +1,8 @@
 using System;
 using System.Threading;
 using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
+using Rpc.Diagnostics;
 using Rpc.Runtime;
 using Rpc.WorkQueues;
 
@@ -47,6 +49,9 @@ public sealed class WorkQueueHub<TContract> : IAsyncDisposable
     private readonly WorkQueueOptions _options;
     private readonly RpcContract<TContract> _contract;
     private readonly WorkQueueMetrics _metrics;
+
+    // Null when the hub's RpcConnectionOptions.LoggerFactory is.
+    private readonly ILogger? _logger;
     private readonly WorkQueueDispatcher _dispatcher;
     private readonly RpcServer _producerServer;
     private readonly RpcServer _workerServer;
@@ -68,6 +73,7 @@ public sealed class WorkQueueHub<TContract> : IAsyncDisposable
         Name = _options.Name ?? _contract.Name;
         _metrics = new WorkQueueMetrics(Name);
         _dispatcher = new WorkQueueDispatcher(_options.QueueCapacity, _metrics);
+        _logger = _options.Server.Connection.LoggerFactory?.CreateLogger(RpcLog.WorkQueueCategory);
         Invoker = CreateInvoker(producer: null);
         Proxy = _contract.CreateProxy(Invoker);
         _producerServer = new RpcServer(_options.Server).AddService(ProxyFor);
@@ -177,7 +183,7 @@ public sealed class WorkQueueHub<TContract> : IAsyncDisposable
     private TContract ProxyFor(RpcConnection producer) => _contract.CreateProxy(CreateInvoker(producer));
 
     private WorkQueueInvoker CreateInvoker(RpcConnection? producer) =>
-        new(_dispatcher, producer, _metrics, _options.MaxAttempts, _stopping.Token);
+        new(_dispatcher, producer, _metrics, _options.MaxAttempts, Name, _logger, _stopping.Token);
 
     private async Task DetachWhenClosedAsync(WorkQueueWorker worker)
     {

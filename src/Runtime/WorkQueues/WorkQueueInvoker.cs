@@ -4,6 +4,8 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Threading;
 using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
+using Rpc.Diagnostics;
 using Rpc.Runtime;
 using Rpc.Serialization;
 
@@ -21,14 +23,20 @@ internal sealed class WorkQueueInvoker : IRpcInvoker
     private readonly WorkQueueMetrics _metrics;
     private readonly int _maxAttempts;
     private readonly CancellationToken _stopping;
+    private readonly string _hubName;
+
+    // Null when the hub's RpcConnectionOptions.LoggerFactory is.
+    private readonly ILogger? _logger;
 
     /// <param name="producer">The connection the calls come from, or <see langword="null"/> for in-process callers.</param>
-    public WorkQueueInvoker(WorkQueueDispatcher dispatcher, RpcConnection? producer, WorkQueueMetrics metrics, int maxAttempts, CancellationToken stopping)
+    public WorkQueueInvoker(WorkQueueDispatcher dispatcher, RpcConnection? producer, WorkQueueMetrics metrics, int maxAttempts, string hubName, ILogger? logger, CancellationToken stopping)
     {
         _dispatcher = dispatcher;
         _producer = producer;
         _metrics = metrics;
         _maxAttempts = maxAttempts;
+        _hubName = hubName;
+        _logger = logger;
         _stopping = stopping;
     }
 
@@ -100,6 +108,14 @@ internal sealed class WorkQueueInvoker : IRpcInvoker
         }
     }
 
+    private void LogCallFailed(WorkQueueWorker worker, RpcMethod method)
+    {
+        if (_logger is not null)
+        {
+            RpcLog.WorkerLostCallFailed(_logger, _hubName, worker.Connection.RemoteEndpoint, method.WireName);
+        }
+    }
+
     private static async Task<bool> WithoutResultAsync(Task call)
     {
         await call.ConfigureAwait(false);
@@ -116,6 +132,15 @@ internal sealed class WorkQueueInvoker : IRpcInvoker
     {
         // Detach now rather than when the connection's completion is observed, so the re-run cannot pick the same worker.
         _dispatcher.Detach(worker);
+        if (snapshot is null || attempt >= _maxAttempts)
+        {
+            LogCallFailed(worker, method);
+        }
+        else if (_logger is not null)
+        {
+            RpcLog.WorkerLostCallRerun(_logger, _hubName, worker.Connection.RemoteEndpoint, method.WireName, attempt);
+        }
+
         if (snapshot is null)
         {
             _metrics.OnWorkerLost();
@@ -162,6 +187,7 @@ internal sealed class WorkQueueInvoker : IRpcInvoker
                     }
                     catch (ConnectionLostException lost) when (!token.IsCancellationRequested)
                     {
+                        LogCallFailed(worker, method);
                         _dispatcher.Detach(worker);
                         _metrics.OnWorkerLost();
                         throw new WorkerLostException(

@@ -95,6 +95,7 @@ internal sealed partial class BinaryProtocolConnection
 
         if (error is null && !IsClosed)
         {
+            PeerHungUp = true;
             error = new ConnectionLostException(_peerVersion > ProtocolHello.CurrentVersion
                 ? $"The peer closed the connection. It announced version {_peerVersion} of Rpc's binary protocol, newer than this side's {ProtocolHello.CurrentVersion}: " +
                     "if it closed right after the hello, it no longer speaks this side's version (its own error says so)."

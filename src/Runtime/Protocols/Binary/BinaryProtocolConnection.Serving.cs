@@ -72,6 +72,7 @@ internal sealed partial class BinaryProtocolConnection
         }
         else
         {
+            LogIfFaults(task, kind);
             _ = ReplyWhenDoneAsync(id, kind, task);
         }
     }
@@ -102,6 +103,7 @@ internal sealed partial class BinaryProtocolConnection
         }
         else
         {
+            LogIfFaults(task, kind);
             _ = ReplyWhenDoneAsync(id, kind, task, formatter);
         }
     }
@@ -282,7 +284,7 @@ internal sealed partial class BinaryProtocolConnection
         catch (Exception exception)
         {
             // The implementation threw before returning a task.
-            FinishIncoming(id, kind, ErrorFor(id, exception));
+            FinishIncoming(id, kind, ReportFailure(id, kind, new LoggedStub.DispatchedMethod(stub, methodId), exception));
         }
     }
 
@@ -378,6 +380,7 @@ internal sealed partial class BinaryProtocolConnection
 
     private async Task SendStreamAsync<TItem>(uint id, IAsyncEnumerable<TItem> items, RpcFormatter<TItem> formatter, StreamCredits credits, CancellationToken cancellationToken)
     {
+        var method = Logger is null ? default : LoggedStub.Current;
         try
         {
             await foreach (var item in items.WithCancellation(cancellationToken).ConfigureAwait(false))
@@ -388,7 +391,7 @@ internal sealed partial class BinaryProtocolConnection
         }
         catch (Exception exception)
         {
-            FinishIncoming(id, FrameKind.StreamRequest, ErrorFor(id, exception));
+            FinishIncoming(id, FrameKind.StreamRequest, ReportFailure(id, FrameKind.StreamRequest, method, exception));
             return;
         }
 
@@ -440,6 +443,43 @@ internal sealed partial class BinaryProtocolConnection
         }
 
         IncomingCallAnswered();
+    }
+
+    /// <summary>
+    /// On a logging connection, logs the method's failure if its task faults (a cancelled task is the caller's or the
+    /// deadline's doing, not a failure). Called in the stub's dispatch, where <see cref="LoggedStub.Current"/> names the
+    /// method; the reply path is the same with or without it.
+    /// </summary>
+    private void LogIfFaults(Task task, FrameKind kind)
+    {
+        if (Logger is not { } logger || !logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Warning))
+        {
+            return;
+        }
+
+        _ = task.ContinueWith(
+            static (faulted, state) =>
+            {
+                var (connection, method, isNotification) = ((BinaryProtocolConnection, LoggedStub.DispatchedMethod, bool))state!;
+                var exception = faulted.Exception!.InnerExceptions is [var single] ? single : faulted.Exception;
+                connection.LogMethodFailed(method.WireName, isNotification, exception);
+            },
+            (this, LoggedStub.Current, kind == FrameKind.Notification),
+            CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
+    /// <summary>The error reply of a method that threw, logged unless its caller cancelled it or its deadline passed.</summary>
+    private ErrorPayload ReportFailure(uint id, FrameKind kind, LoggedStub.DispatchedMethod method, Exception exception)
+    {
+        var error = ErrorFor(id, exception);
+        if (Logger is not null && error.Code is not (RpcErrorCode.Cancelled or RpcErrorCode.DeadlineExceeded))
+        {
+            LogMethodFailed(method.WireName, kind == FrameKind.Notification, exception);
+        }
+
+        return error;
     }
 
     private ErrorPayload ErrorFor(uint id, Exception exception)

@@ -107,6 +107,12 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
         lock (IncomingGate)
         {
             var stubs = new Dictionary<uint, RpcStub>(_stubs);
+            if (Logger is not null)
+            {
+                // Only a logging connection pays for knowing which method runs: the per-call path stays as it is without.
+                stub = LoggedStub.Wrap(stub, stubs.Values);
+            }
+
             foreach (var method in stub.Methods)
             {
                 if (stubs.TryGetValue(method.Id, out var existing) && !ReferenceEquals(existing, stub))
