@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
+using Rpc.Diagnostics;
 using Rpc.Runtime;
 using Rpc.Serialization;
 
@@ -21,6 +22,12 @@ internal abstract class ProtocolConnection : IRpcInvoker, IAsyncDisposable
 
     /// <summary>Gets whether the connection is closed or closing.</summary>
     public abstract bool IsClosed { get; }
+
+    /// <summary>Gets the protocol's <c>rpc.system</c> in metrics and spans.</summary>
+    public abstract string RpcSystem { get; }
+
+    /// <summary>Gets or sets what this connection adds to its calls' metrics and spans; set before <see cref="Start"/>.</summary>
+    public ConnectionTelemetry Telemetry { get; set; } = ConnectionTelemetry.Unobserved;
 
     private readonly object _drainGate = new();
     private int _incomingInFlight;

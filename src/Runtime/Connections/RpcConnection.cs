@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using System.Threading;
 using System.Threading.Tasks;
 using Rpc.Connections;
+using Rpc.Diagnostics;
 using Rpc.Protocols.Binary;
 using Rpc.Protocols.JsonRpc;
 using Rpc.Runtime;
@@ -30,7 +31,7 @@ public sealed class RpcConnection : IAsyncDisposable
         "Trimming",
         "IL2026:RequiresUnreferencedCode",
         Justification = "RpcProtocol.JsonRpc is opt-in and documented as not trim-safe (StreamJsonRpc and System.Text.Json bind by reflection). NativeAOT never reaches it: the IsDynamicCodeSupported guard removes the branch.")]
-    private RpcConnection(IDuplexPipe pipe, TransportConnection? transportConnection, string remoteEndpoint, RpcConnectionOptions options)
+    private RpcConnection(IDuplexPipe pipe, TransportConnection? transportConnection, string remoteEndpoint, RpcConnectionOptions options, bool dialed = false)
     {
         options.Validate();
         _transportConnection = transportConnection;
@@ -48,6 +49,7 @@ public sealed class RpcConnection : IAsyncDisposable
                 "The JSON-RPC protocol runs on StreamJsonRpc, which needs run-time code generation: it is not available in NativeAOT builds. Use RpcProtocol.Binary."),
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Protocol, "Unknown protocol."),
         };
+        _protocol.Telemetry = new ConnectionTelemetry(RpcTelemetry.For(options.MeterFactory), _protocol.RpcSystem, remoteEndpoint, dialed);
     }
 
     /// <summary>Gets a description of the peer, as the transport reports it.</summary>
@@ -91,7 +93,7 @@ public sealed class RpcConnection : IAsyncDisposable
         RpcConnection? connection = null;
         try
         {
-            connection = Create(transport, options);
+            connection = new RpcConnection(transport.Transport, transport, transport.RemoteEndpoint, options, dialed: true);
             configure?.Invoke(connection);
             connection.Start();
             return connection;
@@ -162,6 +164,11 @@ public sealed class RpcConnection : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _started, 1) == 0)
         {
+            if (_protocol.Telemetry.OnOpened())
+            {
+                _ = _protocol.Completion.ContinueWith(static (_, telemetry) => ((ConnectionTelemetry)telemetry!).OnClosed(), _protocol.Telemetry, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+
             _protocol.Start();
         }
     }

@@ -1,5 +1,6 @@
 using System;
 using System.Threading;
+using System.Diagnostics.Metrics;
 using Rpc.Transports;
 
 namespace Rpc;
@@ -139,6 +140,13 @@ public sealed class RpcConnectionOptions
     /// <see langword="false"/>.
     /// </summary>
     public bool PropagateDeadlines { get; set; }
+
+    /// <summary>
+    /// Gets or sets the factory of the <c>Rpc</c> meter this connection records its call durations and open-connection
+    /// count on (for example the host's, so metrics are scoped to its container), or <see langword="null"/> (the
+    /// default) for one meter shared by the process. Nothing is recorded while no listener enables the instruments.
+    /// </summary>
+    public IMeterFactory? MeterFactory { get; set; }
 
     /// <summary>Gets or sets the transport settings.</summary>
     public TransportOptions Transport { get; set; } = new();

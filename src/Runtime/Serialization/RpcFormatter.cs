@@ -1,4 +1,5 @@
 using MessagePack;
+using Rpc.Diagnostics;
 using Rpc.Protocols.Binary;
 
 namespace Rpc.Serialization;
@@ -23,6 +24,9 @@ public abstract class RpcFormatter<T> : RpcResultReader
 
     internal sealed override void Deliver(IPendingCall pending, ref MessagePackReader reader) =>
         ((IPendingCall<T>)pending).Deliver(Read(ref reader));
+
+    internal sealed override IPendingCall Observe(IPendingCall pending, CallObservation observation, bool isStream) =>
+        new ObservedCall<T>((IPendingCall<T>)pending, observation, isStream);
 }
 
 /// <summary>
@@ -36,4 +40,7 @@ public abstract class RpcResultReader
     }
 
     internal abstract void Deliver(IPendingCall pending, ref MessagePackReader reader);
+
+    /// <summary>Wraps a pending call of this result type so its end is recorded on <paramref name="observation"/>.</summary>
+    internal abstract IPendingCall Observe(IPendingCall pending, CallObservation observation, bool isStream);
 }

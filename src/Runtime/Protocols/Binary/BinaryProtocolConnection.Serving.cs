@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
 using MessagePack;
+using Rpc.Diagnostics;
 using Rpc.Runtime;
 using Rpc.Serialization;
 
@@ -193,15 +194,56 @@ internal sealed partial class BinaryProtocolConnection
             return;
         }
 
+        var observation = Telemetry.IsServerObserved ? StartServerObservation(stub, kind, id, methodId, requestHeader) : null;
         if (_options.Dispatcher is { } dispatcher)
         {
             // ProcessFrames reserved the queue slot before it took this frame off the transport.
             _dispatchSlotReserved = false;
-            dispatcher.Enqueue(new QueuedCall(this, stub, kind, id, methodId, payload), _dispatchLane);
+            dispatcher.Enqueue(new QueuedCall(this, stub, kind, id, methodId, payload, observation), _dispatchLane);
             return;
         }
 
-        Invoke(stub, kind, id, methodId, payload, deadline);
+        Invoke(stub, kind, id, methodId, payload, deadline, observation);
+    }
+
+    /// <summary>
+    /// Starts the span and duration of an incoming call, parented to the caller's span when its header carried one.
+    /// A request's observation is kept with the call until its reply (<see cref="FinishIncoming"/>); a notification's
+    /// ends when its method returns.
+    /// </summary>
+    private CallObservation? StartServerObservation(RpcStub stub, FrameKind kind, uint id, uint methodId, in RequestHeader requestHeader)
+    {
+        RpcMethod? method = null;
+        foreach (var candidate in stub.Methods)
+        {
+            if (candidate.Id == methodId)
+            {
+                method = candidate;
+                break;
+            }
+        }
+
+        if (method is null)
+        {
+            return null;
+        }
+
+        var observation = CallObservation.StartServer(Telemetry, method, requestHeader.TraceParent, requestHeader.TraceState);
+        if (kind != FrameKind.Notification)
+        {
+            lock (IncomingGate)
+            {
+                if (!_incoming.TryGetValue(id, out var call))
+                {
+                    call = new IncomingCall();
+                    _incoming.Add(id, call);
+                }
+
+                call.Observation = observation;
+            }
+        }
+
+        return observation;
     }
 
     /// <summary>Makes the call's token fire when the caller's deadline passes (time spent queued counts).</summary>
@@ -244,7 +286,7 @@ internal sealed partial class BinaryProtocolConnection
                 return;
             }
 
-            Invoke(call.Stub, call.Kind, call.Id, call.MethodId, call.Payload, deadline);
+            Invoke(call.Stub, call.Kind, call.Id, call.MethodId, call.Payload, deadline, call.Observation);
             call.ReleasePayload();
             await finished.ConfigureAwait(false);
         }
@@ -258,12 +300,13 @@ internal sealed partial class BinaryProtocolConnection
         }
     }
 
-    private void Invoke(RpcStub stub, FrameKind kind, uint id, uint methodId, ReadOnlySequence<byte> payload, DateTimeOffset? deadline)
+    private void Invoke(RpcStub stub, FrameKind kind, uint id, uint methodId, ReadOnlySequence<byte> payload, DateTimeOffset? deadline, CallObservation? observation)
     {
         var reader = new MessagePackReader(payload);
         try
         {
             using var dispatching = EnterDispatch();
+            using var traced = observation is null ? default : observation.Enter();
             if (deadline is { } propagated && _options.PropagateDeadlines)
             {
                 // The implementation's async flow captures the scope at its first await, so its later calls inherit it.
@@ -284,6 +327,17 @@ internal sealed partial class BinaryProtocolConnection
         {
             // The implementation threw before returning a task.
             FinishIncoming(id, kind, ErrorFor(id, exception));
+            if (kind == FrameKind.Notification)
+            {
+                observation?.End(exception);
+            }
+
+            return;
+        }
+
+        if (kind == FrameKind.Notification)
+        {
+            observation?.End(errorType: null);
         }
     }
 
@@ -432,11 +486,24 @@ internal sealed partial class BinaryProtocolConnection
             return;
         }
 
+        IncomingCall? finished;
         lock (IncomingGate)
         {
-            if (_incoming.Remove(id, out var call))
+            if (_incoming.Remove(id, out finished))
             {
-                call.Release();
+                finished.Release();
+            }
+        }
+
+        if (finished?.Observation is { } observation)
+        {
+            if (reply is ErrorPayload error)
+            {
+                observation.End(error.Code.ToString(), error.Message);
+            }
+            else
+            {
+                observation.End(errorType: null);
             }
         }
 

@@ -36,6 +36,10 @@ internal readonly struct CreditPayload(int items) : IFramePayload
 /// <summary>An error reply: <c>[code, remote type name, message, stack trace or nil]</c>.</summary>
 internal readonly struct ErrorPayload(RpcErrorCode code, string typeName, string message, string? stackTrace) : IFramePayload
 {
+    public RpcErrorCode Code => code;
+
+    public string Message => message;
+
     public void Write(ref MessagePackWriter writer)
     {
         writer.WriteArrayHeader(4);

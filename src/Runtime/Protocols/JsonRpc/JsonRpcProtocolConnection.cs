@@ -100,6 +100,9 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
 
     public override bool IsClosed => Volatile.Read(ref _closed) != 0;
 
+    /// <summary>Gets <c>jsonrpc</c>, the semantic conventions' name for JSON-RPC.</summary>
+    public override string RpcSystem => "jsonrpc";
+
 
 
     internal JsonRpcEngine Rpc => _rpc;
