@@ -2,6 +2,7 @@ using System;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Threading;
+using System.Threading.Tasks;
 using Rpc.Runtime;
 
 namespace Rpc.Diagnostics;
@@ -110,6 +111,37 @@ internal sealed class CallObservation
     }
 
     public void End(Exception? error) => End(error is null ? null : RpcTelemetry.ErrorType(error), error?.Message);
+
+    /// <summary>Ends the observation when <paramref name="call"/> completes, before its awaiter resumes.</summary>
+    public async Task<T> EndWith<T>(Task<T> call)
+    {
+        try
+        {
+            var result = await call.ConfigureAwait(false);
+            End(errorType: null);
+            return result;
+        }
+        catch (Exception exception)
+        {
+            End(exception);
+            throw;
+        }
+    }
+
+    /// <inheritdoc cref="EndWith{T}(Task{T})"/>
+    public async Task EndWith(Task call)
+    {
+        try
+        {
+            await call.ConfigureAwait(false);
+            End(errorType: null);
+        }
+        catch (Exception exception)
+        {
+            End(exception);
+            throw;
+        }
+    }
 
     private static Activity? StartActivity(ConnectionTelemetry connection, RpcMethod method, ActivityKind kind, ActivityContext parent)
     {

@@ -36,6 +36,9 @@ public sealed class TelemetryTests : TestBase
         { "binary", "unix" },
         { "binary", "tcp" },
         { "binary", "shm" },
+        { "json", "unix" },
+        { "json", "tcp" },
+        { "json", "shm" },
     };
 
     [Theory]

@@ -457,6 +457,11 @@ internal sealed partial class BinaryProtocolConnection
     private void FinishIncoming<TPayload>(uint id, FrameKind kind, in TPayload reply)
         where TPayload : struct, IFramePayload
     {
+        if (kind != FrameKind.Notification && Telemetry.IsServerObserved)
+        {
+            EndObservation(id, reply);
+        }
+
         if (kind != FrameKind.Notification && !IsClosed)
         {
             var replyKind = reply is ErrorPayload ? FrameKind.Error : kind == FrameKind.StreamEnd ? FrameKind.StreamEnd : FrameKind.Response;
@@ -486,28 +491,43 @@ internal sealed partial class BinaryProtocolConnection
             return;
         }
 
-        IncomingCall? finished;
         lock (IncomingGate)
         {
-            if (_incoming.Remove(id, out finished))
+            if (_incoming.Remove(id, out var call))
             {
-                finished.Release();
-            }
-        }
-
-        if (finished?.Observation is { } observation)
-        {
-            if (reply is ErrorPayload error)
-            {
-                observation.End(error.Code.ToString(), error.Message);
-            }
-            else
-            {
-                observation.End(errorType: null);
+                call.Release();
             }
         }
 
         IncomingCallAnswered();
+    }
+
+    /// <summary>
+    /// Ends the span and duration of an incoming call before its reply leaves, so a caller that has the reply can rely
+    /// on the server's span having ended. (A call whose listener went away meanwhile is not ended: nobody would see it.)
+    /// </summary>
+    private void EndObservation<TPayload>(uint id, in TPayload reply)
+        where TPayload : struct, IFramePayload
+    {
+        CallObservation? observation;
+        lock (IncomingGate)
+        {
+            observation = _incoming.TryGetValue(id, out var call) ? call.Observation : null;
+        }
+
+        if (observation is null)
+        {
+            return;
+        }
+
+        if (reply is ErrorPayload error)
+        {
+            observation.End(error.Code.ToString(), error.Message);
+        }
+        else
+        {
+            observation.End(errorType: null);
+        }
     }
 
     private ErrorPayload ErrorFor(uint id, Exception exception)
