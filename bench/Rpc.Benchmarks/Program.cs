@@ -16,6 +16,7 @@ internal static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        Listeners.StartIfRequested();
         if (args.Length > 0 && args[0] == "serve")
         {
             if (args.Length != 3)

@@ -2,6 +2,7 @@ using System;
 using System.Diagnostics.CodeAnalysis;
 using System.Threading;
 using System.Threading.Tasks;
+using Rpc.Diagnostics;
 using StreamJsonRpc;
 using StreamJsonRpc.Protocol;
 
@@ -92,17 +93,23 @@ internal sealed class JsonRpcEngine : StreamJsonRpc.JsonRpc
         }
 
         var token = _owner.IncomingCallStarted(request, cancellationToken);
+        var observation = !ownMethod && _owner.Telemetry.IsServerObserved ? _owner.StartServerObservation(request) : null;
         ValueTask<JsonRpcMessage> dispatch;
         try
         {
             if (_owner.Options.Dispatcher is { } dispatcher && !ownMethod)
             {
-                dispatch = _owner.Queue(dispatcher, new QueuedJsonRpcCall(_owner, () => base.DispatchRequestAsync(request, targetMethod, token)));
+                dispatch = _owner.Queue(dispatcher, new QueuedJsonRpcCall(_owner, () =>
+                {
+                    using var traced = observation is null ? default : observation.Enter();
+                    return EndWithAnswer(base.DispatchRequestAsync(request, targetMethod, token), observation);
+                }));
             }
             else
             {
                 // Called before any await, so invocation order stays the arrival order.
-                dispatch = base.DispatchRequestAsync(request, targetMethod, token);
+                using var traced = observation is null ? default : observation.Enter();
+                dispatch = EndWithAnswer(base.DispatchRequestAsync(request, targetMethod, token), observation);
             }
         }
         catch
@@ -160,6 +167,33 @@ internal sealed class JsonRpcEngine : StreamJsonRpc.JsonRpc
         }
 
         return ResponseSentAsync(sending);
+    }
+
+    /// <summary>Ends an incoming call's observation, if it has one, with its answer: an error object's code is its <c>error.type</c>.</summary>
+    private static ValueTask<JsonRpcMessage> EndWithAnswer(ValueTask<JsonRpcMessage> dispatch, CallObservation? observation) =>
+        observation is null ? dispatch : EndWithAnswerAsync(dispatch, observation);
+
+    private static async ValueTask<JsonRpcMessage> EndWithAnswerAsync(ValueTask<JsonRpcMessage> dispatch, CallObservation observation)
+    {
+        try
+        {
+            var answer = await dispatch.ConfigureAwait(false);
+            if (answer is JsonRpcError { Error: { } error })
+            {
+                observation.End(((RpcErrorCode)(int)error.Code).ToString(), error.Message);
+            }
+            else
+            {
+                observation.End(errorType: null);
+            }
+
+            return answer;
+        }
+        catch (Exception exception)
+        {
+            observation.End(exception);
+            throw;
+        }
     }
 
     private async ValueTask<JsonRpcMessage> NotificationDispatchedAsync(ValueTask<JsonRpcMessage> dispatch)

@@ -6,6 +6,7 @@ using System.Text.Json;
 using System.Threading;
 using System.Threading.Tasks;
 using Rpc.Connections;
+using Rpc.Diagnostics;
 using Rpc.Runtime;
 using Rpc.Serialization;
 using StreamJsonRpc;
@@ -84,6 +85,7 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
         {
             CancelLocallyInvokedMethodsWhenConnectionIsClosed = true,
             SynchronizationContext = InlineSynchronizationContext.Instance,
+            ActivityTracingStrategy = JsonRpcTraceContext.Instance,
         };
         _rpc.Disconnected += OnDisconnected;
 
@@ -102,9 +104,33 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
 
     public override bool IsClosed => Volatile.Read(ref _closed) != 0;
 
+    /// <summary>Gets <c>jsonrpc</c>, the semantic conventions' name for JSON-RPC.</summary>
+    public override string RpcSystem => "jsonrpc";
+
 
 
     internal JsonRpcEngine Rpc => _rpc;
+
+    /// <summary>Starts the span and duration of an incoming call, parented to the caller's <c>traceparent</c> if it sent one.</summary>
+    /// <returns>The observation, or <see langword="null"/> when the method is not one of the served contracts'.</returns>
+    internal CallObservation? StartServerObservation(JsonRpcRequest request)
+    {
+        RpcStub? stub;
+        lock (_served)
+        {
+            _served.TryGetValue(request.Method ?? string.Empty, out stub);
+        }
+
+        foreach (var method in stub?.Methods ?? [])
+        {
+            if (method.WireName == request.Method)
+            {
+                return CallObservation.StartServer(Telemetry, method, request.TraceParent, request.TraceState);
+            }
+        }
+
+        return null;
+    }
 
     private object IncomingGate => _incoming;
 
@@ -202,9 +228,12 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
         }
 
         var timeout = RpcCallOptions.TimeoutOf(method, Options);
-        return timeout == Timeout.InfiniteTimeSpan
+        var observation = Telemetry.IsClientObserved ? CallObservation.StartClient(Telemetry, method) : null;
+        using var traced = observation is null ? default : observation.Enter();
+        var call = timeout == Timeout.InfiniteTimeSpan
             ? CallAsync<TResult>(method.WireName, arguments.ToPositionalArray(), cancellationToken)
             : CallWithDeadlineAsync<TResult>(method, arguments.ToPositionalArray(), timeout, cancellationToken);
+        return observation is null ? call : observation.EndWith(call);
     }
 
     public override Task InvokeAsync<TArguments>(RpcMethod method, in TArguments arguments, CancellationToken cancellationToken)
@@ -220,9 +249,12 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
         }
 
         var timeout = RpcCallOptions.TimeoutOf(method, Options);
-        return timeout == Timeout.InfiniteTimeSpan
+        var observation = Telemetry.IsClientObserved ? CallObservation.StartClient(Telemetry, method) : null;
+        using var traced = observation is null ? default : observation.Enter();
+        var call = timeout == Timeout.InfiniteTimeSpan
             ? CallAsync(method.WireName, arguments.ToPositionalArray(), cancellationToken)
             : CallWithDeadlineAsync<bool>(method, arguments.ToPositionalArray(), timeout, cancellationToken, hasResult: false);
+        return observation is null ? call : observation.EndWith(call);
     }
 
     public override ValueTask<TResult> InvokeValueTaskAsync<TArguments, TResult>(RpcMethod method, in TArguments arguments, RpcFormatter<TResult> resultFormatter, CancellationToken cancellationToken) =>
@@ -238,9 +270,16 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
             return;
         }
 
+        var observation = Telemetry.IsClientObserved ? CallObservation.StartClient(Telemetry, method) : null;
         try
         {
+            using var traced = observation is null ? default : observation.Enter();
             var sent = _rpc.NotifyAsync(method.WireName, arguments.ToPositionalArray());
+            if (observation is not null)
+            {
+                _ = observation.EndWith(sent);
+            }
+
             if (!sent.IsCompletedSuccessfully)
             {
                 Observe(sent);

@@ -6,9 +6,10 @@ using Rpc.Tests;
 using Rpc.Tests.Groups;
 
 // Usage: Rpc.TestHost --endpoint <endpoint> [--endpoint <endpoint>…] [--protocol binary|json] [--stack-traces] [--tls-pfx <file>]
-//                     [--frame-timeout <milliseconds>]
+//                     [--frame-timeout <milliseconds>] [--trace-file <path>]
 //   Prints "READY <bound endpoint>" per endpoint, then serves until stdin closes or the process is killed. Its endpoints
-//   serve both protocols; --protocol restricts them to one.
+//   serve both protocols; --protocol restricts them to one. --trace-file appends each span of the "Rpc" source the
+//   process ends to the file, one line each (tests/Shared/SpanFile.cs).
 // Or:    Rpc.TestHost --subscribe <endpoint> --topic <topic> [--protocol binary|json] [--tls-ca <file>]
 //   A subscriber: connects to a publisher serving IFeed, serves IGroupMember there (its id is this process's id), subscribes
 //   to the topic, prints "READY <pid>", then runs until stdin closes, the publisher goes away or the process is killed.
@@ -31,6 +32,9 @@ for (var i = 0; i < args.Length; i++)
             break;
         case "--frame-timeout":
             options.Connection.FrameTimeout = TimeSpan.FromMilliseconds(int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture));
+            break;
+        case "--trace-file":
+            _ = SpanFile.Record(args[++i]);
             break;
         case "--stack-traces":
             options.Connection.IncludeExceptionStackTraces = true;

@@ -6,8 +6,9 @@ using System.Threading.Tasks;
 using Rpc;
 using Rpc.Tests.WorkQueues;
 
-// Usage: Rpc.WorkerHost --endpoint <hub worker endpoint> [--log <path>] [--hang] [--tls-ca <file>]
+// Usage: Rpc.WorkerHost --endpoint <hub worker endpoint> [--log <path>] [--hang] [--tls-ca <file>] [--trace-file <path>]
 //   A worker: prints "READY <pid>" once attached, then serves until the hub closes the connection, stdin closes, or it is killed.
+//   --trace-file appends each span of the "Rpc" source the process ends to the file (tests/Shared/SpanFile.cs).
 // Or:    Rpc.WorkerHost --child [--log <path>] [--hang]
 //   A worker started by the hub's process as an RpcChildProcess: serves IJobs to its parent until the parent closes the
 //   connection or dies (it neither reads stdin nor writes stdout: they are the parent's).
@@ -30,6 +31,9 @@ for (var i = 0; i < args.Length; i++)
             break;
         case "--log":
             log = args[++i];
+            break;
+        case "--trace-file":
+            _ = Rpc.Tests.SpanFile.Record(args[++i]);
             break;
         case "--hang":
             hang = true;

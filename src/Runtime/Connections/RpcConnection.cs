@@ -25,7 +25,7 @@ public sealed class RpcConnection : IAsyncDisposable
     private readonly ProtocolConnection _protocol;
     private int _started;
 
-    private RpcConnection(IDuplexPipe pipe, TransportConnection? transportConnection, string remoteEndpoint, RpcConnectionOptions options)
+    private RpcConnection(IDuplexPipe pipe, TransportConnection? transportConnection, string remoteEndpoint, RpcConnectionOptions options, bool dialed = false)
     {
         options.Validate();
         _transportConnection = transportConnection;
@@ -36,6 +36,7 @@ public sealed class RpcConnection : IAsyncDisposable
             : reason => transportConnection.Abort(reason);
         var keepAliveInterval = options.KeepAliveIntervalFor(remoteEndpoint);
         _protocol = options.Protocol.CreateConnection(pipe, options, abortTransport, keepAliveInterval);
+        _protocol.Telemetry = new ConnectionTelemetry(RpcTelemetry.For(options.MeterFactory), _protocol.RpcSystem, remoteEndpoint, dialed);
         if (options.LoggerFactory is { } loggerFactory)
         {
             var logger = loggerFactory.CreateLogger(RpcLog.ConnectionCategory);
@@ -97,7 +98,7 @@ public sealed class RpcConnection : IAsyncDisposable
         RpcConnection? connection = null;
         try
         {
-            connection = Create(transport, options);
+            connection = new RpcConnection(transport.Transport, transport, transport.RemoteEndpoint, options, dialed: true);
             configure?.Invoke(connection);
             connection.Start();
             return connection;
@@ -168,6 +169,11 @@ public sealed class RpcConnection : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _started, 1) == 0)
         {
+            if (_protocol.Telemetry.OnOpened())
+            {
+                _ = _protocol.Completion.ContinueWith(static (_, telemetry) => ((ConnectionTelemetry)telemetry!).OnClosed(), _protocol.Telemetry, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+
             _protocol.Start();
         }
     }

@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics.Metrics;
 using System.Threading;
 using Microsoft.Extensions.Logging;
 using Rpc.Transports;
@@ -134,6 +135,13 @@ public sealed class RpcConnectionOptions
     /// Nothing is logged per successful call above <see cref="LogLevel.Debug"/>; the README lists every event id.
     /// </summary>
     public ILoggerFactory? LoggerFactory { get; set; }
+
+    /// <summary>
+    /// Gets or sets the factory of the <c>Rpc</c> meter this connection records its call durations and open-connection
+    /// count on (for example the host's, so metrics are scoped to its container), or <see langword="null"/> (the
+    /// default) for one meter shared by the process. Nothing is recorded while no listener enables the instruments.
+    /// </summary>
+    public IMeterFactory? MeterFactory { get; set; }
 
     /// <summary>Gets or sets the transport settings.</summary>
     public TransportOptions Transport { get; set; } = new();

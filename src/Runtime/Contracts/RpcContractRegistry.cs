@@ -16,6 +16,11 @@ public static class RpcContractRegistry
         where TContract : class
     {
         ArgumentNullException.ThrowIfNull(contract);
+        foreach (var method in contract.Methods)
+        {
+            method.ServiceName = contract.Name;
+        }
+
         Registered<TContract>.Contract = contract;
     }
 

@@ -44,6 +44,12 @@ public sealed class RpcMethod
     /// <summary>Gets the name on the wire.</summary>
     public string WireName { get; }
 
+    /// <summary>
+    /// Gets the full name of the contract interface the row belongs to (<c>rpc.service</c> in metrics and spans), set when
+    /// the contract is registered; not sent on the wire.
+    /// </summary>
+    public string ServiceName { get; internal set; } = string.Empty;
+
     /// <summary>Gets the binary-protocol method id: the 32-bit FNV-1a hash of the UTF-8 wire name.</summary>
     public uint Id { get; }
 

@@ -6,6 +6,7 @@ using System.Diagnostics.Metrics;
 using System.Threading;
 using System.Threading.Channels;
 using System.Threading.Tasks;
+using Rpc.Diagnostics;
 
 namespace Rpc;
 
@@ -17,7 +18,7 @@ namespace Rpc;
 /// <para>Without a dispatcher (the default), calls run inline on each connection's receive thread: the fastest path,
 /// fine for methods that await rather than block. A dispatcher bounds how many calls run at once across connections,
 /// and when its queue is full the connections stop reading, so back-pressure reaches callers through the transport.</para>
-/// <para>Metrics (meter <c>Rpc.Dispatch</c>, tag <c>rpc.dispatcher</c>): <c>rpc.dispatch.queue.depth</c> (calls waiting),
+/// <para>Metrics (meter <c>Rpc</c>, tag <c>rpc.dispatcher</c>): <c>rpc.dispatch.queue.depth</c> (calls waiting),
 /// <c>rpc.dispatch.queue.wait</c> (ms a call waited for a worker), <c>rpc.dispatch.calls.started</c>,
 /// <c>rpc.dispatch.backpressure</c> (times a connection stopped reading because the queue was full), and
 /// <c>rpc.dispatch.calls.rejected</c> (calls answered with an error before running, tagged by <c>reason</c>).</para>
@@ -27,7 +28,7 @@ namespace Rpc;
 /// </remarks>
 public sealed class RpcDispatcher : IAsyncDisposable
 {
-    private static readonly Meter Meter = new("Rpc.Dispatch");
+    private static readonly Meter Meter = RpcTelemetry.SharedMeter;
     private static readonly ConcurrentDictionary<RpcDispatcher, byte> Live = new();
     private static readonly Histogram<double> QueueWait = Meter.CreateHistogram<double>("rpc.dispatch.queue.wait", "ms", "How long a call waited in the queue for a worker.");
     private static readonly Counter<long> Started = Meter.CreateCounter<long>("rpc.dispatch.calls.started", "{call}", "Calls taken by a worker.");

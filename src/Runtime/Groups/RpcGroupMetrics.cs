@@ -2,10 +2,11 @@ using System.Collections.Generic;
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
 using System.Threading;
+using Rpc.Diagnostics;
 
 namespace Rpc.Groups;
 
-/// <summary>What the <c>Rpc.Groups</c> meter observes of a live group.</summary>
+/// <summary>What the <c>Rpc</c> meter observes of a live group.</summary>
 internal interface IObservedGroup
 {
     KeyValuePair<string, object?> NameTag { get; }
@@ -15,14 +16,12 @@ internal interface IObservedGroup
 }
 
 /// <summary>
-/// The <c>Rpc.Groups</c> meter. Instruments are created once; observable ones enumerate the live groups, which are
+/// The <c>rpc.group.*</c> instruments of the <c>Rpc</c> meter. Instruments are created once; observable ones enumerate the live groups, which are
 /// held weakly so a group nobody disposed still goes away with its last reference.
 /// </summary>
 internal static class RpcGroupMetrics
 {
-    public const string MeterName = "Rpc.Groups";
-
-    private static readonly Meter s_meter = new(MeterName, "0.1.0");
+    private static readonly Meter s_meter = RpcTelemetry.SharedMeter;
     private static readonly ConditionalWeakTable<IObservedGroup, object?> s_groups = [];
 
     public static readonly Counter<long> MessagesSent = s_meter.CreateCounter<long>(

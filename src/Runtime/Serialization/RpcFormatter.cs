@@ -1,4 +1,5 @@
 using MessagePack;
+using Rpc.Diagnostics;
 
 namespace Rpc.Serialization;
 
@@ -22,6 +23,9 @@ public abstract class RpcFormatter<T> : RpcResultReader
 
     internal sealed override void Deliver(IPendingReply pending, ref MessagePackReader reader) =>
         ((IPendingReply<T>)pending).Deliver(Read(ref reader));
+
+    internal sealed override IPendingReply Observe(IPendingReply pending, CallObservation observation, bool isStream) =>
+        new ObservedCall<T>((IPendingReply<T>)pending, observation, isStream);
 }
 
 /// <summary>
@@ -35,4 +39,7 @@ public abstract class RpcResultReader
     }
 
     internal abstract void Deliver(IPendingReply pending, ref MessagePackReader reader);
+
+    /// <summary>Wraps a pending call of this result type so its end is recorded on <paramref name="observation"/>.</summary>
+    internal abstract IPendingReply Observe(IPendingReply pending, CallObservation observation, bool isStream);
 }

@@ -81,10 +81,10 @@ public sealed class WorkQueueHub<TContract> : IAsyncDisposable
         _workerServer.ConnectionAccepted += connection => AddWorker(connection);
     }
 
-    /// <summary>Gets the name of the <c>Rpc.WorkQueues</c> meter, whose instruments report every hub.</summary>
-    public static string MeterName => WorkQueueMetrics.MeterName;
+    /// <summary>Gets the name of the <c>Rpc</c> meter, whose <c>rpc.work_queue.*</c> instruments report every hub.</summary>
+    public static string MeterName => RpcTelemetry.Name;
 
-    /// <summary>Gets the hub's name, the <c>rpc.workqueue.hub</c> tag of its metrics.</summary>
+    /// <summary>Gets the hub's name, the <c>rpc.work_queue.hub</c> tag of its metrics.</summary>
     public string Name { get; }
 
     /// <summary>

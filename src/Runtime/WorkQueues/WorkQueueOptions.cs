@@ -6,7 +6,7 @@ namespace Rpc;
 public sealed class WorkQueueOptions
 {
     /// <summary>
-    /// Gets or sets the hub's name: the <c>rpc.workqueue.hub</c> tag of its metrics. Default: the contract's name.
+    /// Gets or sets the hub's name: the <c>rpc.work_queue.hub</c> tag of its metrics. Default: the contract's name.
     /// </summary>
     public string? Name { get; set; }
 

@@ -224,7 +224,7 @@ public sealed class DispatcherTests : TestBase
         {
             _listener.InstrumentPublished = (instrument, listener) =>
             {
-                if (instrument.Meter.Name == "Rpc.Dispatch")
+                if (instrument.Meter.Name == "Rpc" && instrument.Name.StartsWith("rpc.dispatch.", StringComparison.Ordinal))
                 {
                     listener.EnableMeasurementEvents(instrument);
                 }

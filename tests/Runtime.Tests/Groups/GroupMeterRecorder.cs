@@ -4,7 +4,7 @@ using System.Diagnostics.Metrics;
 
 namespace Rpc.Tests.Groups;
 
-/// <summary>Sums the Rpc.Groups counters and keeps the gauges' last and highest values, for one group name only.</summary>
+/// <summary>Sums the rpc.group.* counters and keeps the gauges' last and highest values, for one group name only.</summary>
 public sealed class GroupMeterRecorder : IDisposable
 {
     private readonly MeterListener _listener = new();
@@ -18,7 +18,7 @@ public sealed class GroupMeterRecorder : IDisposable
         _group = group;
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (instrument.Meter.Name == "Rpc.Groups")
+            if (instrument.Meter.Name == "Rpc" && instrument.Name.StartsWith("rpc.group.", StringComparison.Ordinal))
             {
                 listener.EnableMeasurementEvents(instrument);
             }

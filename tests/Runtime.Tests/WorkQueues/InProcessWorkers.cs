@@ -118,7 +118,7 @@ public sealed class WorkQueueMeter : IDisposable
         _hub = hub;
         _listener.InstrumentPublished = (instrument, listener) =>
         {
-            if (instrument.Meter.Name == "Rpc.WorkQueues")
+            if (instrument.Meter.Name == "Rpc" && instrument.Name.StartsWith("rpc.work_queue.", StringComparison.Ordinal))
             {
                 listener.EnableMeasurementEvents(instrument);
             }
@@ -147,12 +147,12 @@ public sealed class WorkQueueMeter : IDisposable
     {
         foreach (var tag in tags)
         {
-            if (tag.Key == "rpc.workqueue.hub" && (string?)tag.Value == _hub)
+            if (tag.Key == "rpc.work_queue.hub" && (string?)tag.Value == _hub)
             {
                 lock (_gate)
                 {
                     _sums[instrument] = _sums.GetValueOrDefault(instrument) + value;
-                    if (instrument == "rpc.workqueue.queue_length")
+                    if (instrument == "rpc.work_queue.queue_length")
                     {
                         _queueLength += value;
                         MaxQueueLength = Math.Max(MaxQueueLength, _queueLength);

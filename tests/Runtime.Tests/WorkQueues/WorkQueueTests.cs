@@ -198,14 +198,14 @@ public sealed class WorkQueueTests : TestBase
         Assert.Equal([1], survivor.Started);
 
         await WaitUntilAsync(() => hub.WorkerCount == 1);
-        Assert.Equal(2, meter["rpc.workqueue.queued"]);
-        Assert.Equal(1, meter["rpc.workqueue.retried"]);
-        Assert.Equal(1, meter["rpc.workqueue.worker_lost"]);
-        Assert.Equal(1, meter["rpc.workqueue.completed"]);
-        Assert.Equal(0, meter["rpc.workqueue.in_flight"]);
-        Assert.Equal(0, meter["rpc.workqueue.queue_length"]);
-        Assert.Equal(1, meter["rpc.workqueue.workers"]);
-        Assert.Equal(2, meter["rpc.workqueue.queue_wait.count"]);
+        Assert.Equal(2, meter["rpc.work_queue.queued"]);
+        Assert.Equal(1, meter["rpc.work_queue.retried"]);
+        Assert.Equal(1, meter["rpc.work_queue.worker_lost"]);
+        Assert.Equal(1, meter["rpc.work_queue.completed"]);
+        Assert.Equal(0, meter["rpc.work_queue.in_flight"]);
+        Assert.Equal(0, meter["rpc.work_queue.queue_length"]);
+        Assert.Equal(1, meter["rpc.work_queue.workers"]);
+        Assert.Equal(2, meter["rpc.work_queue.queue_wait.count"]);
     }
 
     [Fact]
@@ -246,6 +246,6 @@ public sealed class WorkQueueTests : TestBase
         await WaitUntilAsync(() => a.Started.Count + b.Started.Count == 3);
         var all = a.Started.Concat(b.Started).Order().ToList();
         Assert.Equal([10, 11, 12], all);
-        await WaitUntilAsync(() => meter["rpc.workqueue.completed"] == 3);
+        await WaitUntilAsync(() => meter["rpc.work_queue.completed"] == 3);
     }
 }

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
+using Rpc.Diagnostics;
 using Rpc.Runtime;
 using Rpc.Serialization;
 
@@ -65,14 +66,22 @@ internal sealed partial class BinaryProtocolConnection
             return;
         }
 
+        var observation = Telemetry.IsClientObserved ? CallObservation.StartClient(Telemetry, method) : null;
         try
         {
             // A notification promises no delivery, so a slow transport is not waited for.
-            PostFrame(FrameKind.Notification, 0, method.Id, new ArgumentsPayload<TArguments>(arguments));
+            PostFrame(FrameKind.Notification, 0, method.Id, HeaderFor(Timeout.InfiniteTimeSpan, observation), new ArgumentsPayload<TArguments>(arguments));
+            observation?.End(errorType: null);
         }
-        catch (ConnectionLostException)
+        catch (ConnectionLostException exception)
         {
             // Lost while sending: the same as lost after sending, which a notification never reports.
+            observation?.End(exception);
+        }
+        catch (Exception exception) when (observation is not null)
+        {
+            observation.End(exception);
+            throw;
         }
     }
 
@@ -123,7 +132,15 @@ internal sealed partial class BinaryProtocolConnection
     {
         var timeout = RpcCallOptions.TimeoutOf(method, _options);
         var receiver = new StreamReceiver<TItem>(this, _options.StreamWindow, methodToken, enumeratorToken);
-        var id = AddPending(new PendingEntry(receiver, method, itemFormatter, default));
+        IPendingCall call = receiver;
+        CallObservation? observation = null;
+        if (Telemetry.IsClientObserved)
+        {
+            observation = CallObservation.StartClient(Telemetry, method);
+            call = itemFormatter.Observe(receiver, observation, isStream: true);
+        }
+
+        var id = AddPending(new PendingEntry(call, method, itemFormatter, default));
         receiver.Start(id);
         if (timeout != Timeout.InfiniteTimeSpan && !StartDeadline(id, timeout))
         {
@@ -132,14 +149,14 @@ internal sealed partial class BinaryProtocolConnection
 
         try
         {
-            PostFrame(FrameKind.StreamRequest, id, method.Id, HeaderFor(timeout), new ArgumentsPayload<TArguments>(arguments));
+            PostFrame(FrameKind.StreamRequest, id, method.Id, HeaderFor(timeout, observation), new ArgumentsPayload<TArguments>(arguments));
             PostFrame(FrameKind.StreamCredit, id, 0, new CreditPayload(_options.StreamWindow));
         }
         catch (Exception exception)
         {
             if (TryRemovePending(id))
             {
-                receiver.Fail(exception);
+                call.Fail(exception);
             }
         }
 
@@ -173,6 +190,13 @@ internal sealed partial class BinaryProtocolConnection
         where TArguments : struct, IRpcArguments<TArguments>
     {
         var timeout = RpcCallOptions.TimeoutOf(method, _options);
+        CallObservation? observation = null;
+        if (Telemetry.IsClientObserved)
+        {
+            observation = CallObservation.StartClient(Telemetry, method);
+            call = reader is null ? new ObservedCall(call, observation) : reader.Observe(call, observation, isStream: false);
+        }
+
         uint id;
         try
         {
@@ -196,7 +220,7 @@ internal sealed partial class BinaryProtocolConnection
 
         try
         {
-            return SendFrame(kind, id, method.Id, HeaderFor(timeout), new ArgumentsPayload<TArguments>(arguments));
+            return SendFrame(kind, id, method.Id, HeaderFor(timeout, observation), new ArgumentsPayload<TArguments>(arguments));
         }
         catch (Exception exception)
         {
@@ -265,7 +289,14 @@ internal sealed partial class BinaryProtocolConnection
         SendCancelQuietly(id);
     }
 
-    private static RequestHeader HeaderFor(TimeSpan timeout) => timeout == Timeout.InfiniteTimeSpan ? default : new RequestHeader(timeout);
+    /// <summary>The header of a call: none unless it has a deadline or its span is recorded (then it carries the trace context).</summary>
+    private static RequestHeader HeaderFor(TimeSpan timeout, CallObservation? observation)
+    {
+        TimeSpan? deadline = timeout == Timeout.InfiniteTimeSpan ? null : timeout;
+        return observation?.Activity is { } activity
+            ? new RequestHeader(deadline, activity.Id, activity.TraceStateString)
+            : deadline is null ? default : new RequestHeader(deadline);
+    }
 
     /// <summary>Arms the deadline of a registered call (a timer on the connection's clock).</summary>
     /// <returns><see langword="false"/> when the call already ended (its deadline passed): it must not be sent.</returns>

@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
 using MessagePack;
+using Rpc.Diagnostics;
 using Rpc.Runtime;
 using Rpc.Serialization;
 
@@ -195,15 +196,56 @@ internal sealed partial class BinaryProtocolConnection
             return;
         }
 
+        var observation = Telemetry.IsServerObserved ? StartServerObservation(stub, kind, id, methodId, requestHeader) : null;
         if (_options.Dispatcher is { } dispatcher)
         {
             // ProcessFrames reserved the queue slot before it took this frame off the transport.
             _dispatchSlotReserved = false;
-            dispatcher.Enqueue(new QueuedCall(this, stub, kind, id, methodId, payload), _dispatchLane);
+            dispatcher.Enqueue(new QueuedCall(this, stub, kind, id, methodId, payload, observation), _dispatchLane);
             return;
         }
 
-        Invoke(stub, kind, id, methodId, payload, deadline);
+        Invoke(stub, kind, id, methodId, payload, deadline, observation);
+    }
+
+    /// <summary>
+    /// Starts the span and duration of an incoming call, parented to the caller's span when its header carried one.
+    /// A request's observation is kept with the call until its reply (<see cref="FinishIncoming"/>); a notification's
+    /// ends when its method returns.
+    /// </summary>
+    private CallObservation? StartServerObservation(RpcStub stub, FrameKind kind, uint id, uint methodId, in RequestHeader requestHeader)
+    {
+        RpcMethod? method = null;
+        foreach (var candidate in stub.Methods)
+        {
+            if (candidate.Id == methodId)
+            {
+                method = candidate;
+                break;
+            }
+        }
+
+        if (method is null)
+        {
+            return null;
+        }
+
+        var observation = CallObservation.StartServer(Telemetry, method, requestHeader.TraceParent, requestHeader.TraceState);
+        if (kind != FrameKind.Notification)
+        {
+            lock (IncomingGate)
+            {
+                if (!_incoming.TryGetValue(id, out var call))
+                {
+                    call = new IncomingCall();
+                    _incoming.Add(id, call);
+                }
+
+                call.Observation = observation;
+            }
+        }
+
+        return observation;
     }
 
     /// <summary>Makes the call's token fire when the caller's deadline passes (time spent queued counts).</summary>
@@ -246,7 +288,7 @@ internal sealed partial class BinaryProtocolConnection
                 return;
             }
 
-            Invoke(call.Stub, call.Kind, call.Id, call.MethodId, call.Payload, deadline);
+            Invoke(call.Stub, call.Kind, call.Id, call.MethodId, call.Payload, deadline, call.Observation);
             call.ReleasePayload();
             await finished.ConfigureAwait(false);
         }
@@ -260,11 +302,12 @@ internal sealed partial class BinaryProtocolConnection
         }
     }
 
-    private void Invoke(RpcStub stub, FrameKind kind, uint id, uint methodId, ReadOnlySequence<byte> payload, DateTimeOffset? deadline)
+    private void Invoke(RpcStub stub, FrameKind kind, uint id, uint methodId, ReadOnlySequence<byte> payload, DateTimeOffset? deadline, CallObservation? observation)
     {
         var reader = new MessagePackReader(payload);
         try
         {
+            using var traced = observation is null ? default : observation.Enter();
             if (deadline is { } propagated && _options.PropagateDeadlines)
             {
                 // The implementation's async flow captures the scope at its first await, so its later calls inherit it.
@@ -285,6 +328,17 @@ internal sealed partial class BinaryProtocolConnection
         {
             // The implementation threw before returning a task.
             FinishIncoming(id, kind, ReportFailure(id, kind, new LoggedStub.DispatchedMethod(stub, methodId), exception));
+            if (kind == FrameKind.Notification)
+            {
+                observation?.End(exception);
+            }
+
+            return;
+        }
+
+        if (kind == FrameKind.Notification)
+        {
+            observation?.End(errorType: null);
         }
     }
 
@@ -405,6 +459,11 @@ internal sealed partial class BinaryProtocolConnection
     private void FinishIncoming<TPayload>(uint id, FrameKind kind, in TPayload reply)
         where TPayload : struct, IFramePayload
     {
+        if (kind != FrameKind.Notification && Telemetry.IsServerObserved)
+        {
+            EndObservation(id, reply);
+        }
+
         if (kind != FrameKind.Notification && !IsClosed)
         {
             var replyKind = reply is ErrorPayload ? FrameKind.Error : kind == FrameKind.StreamEnd ? FrameKind.StreamEnd : FrameKind.Response;
@@ -480,6 +539,34 @@ internal sealed partial class BinaryProtocolConnection
         }
 
         return error;
+    }
+
+    /// <summary>
+    /// Ends the span and duration of an incoming call before its reply leaves, so a caller that has the reply can rely
+    /// on the server's span having ended. (A call whose listener went away meanwhile is not ended: nobody would see it.)
+    /// </summary>
+    private void EndObservation<TPayload>(uint id, in TPayload reply)
+        where TPayload : struct, IFramePayload
+    {
+        CallObservation? observation;
+        lock (IncomingGate)
+        {
+            observation = _incoming.TryGetValue(id, out var call) ? call.Observation : null;
+        }
+
+        if (observation is null)
+        {
+            return;
+        }
+
+        if (reply is ErrorPayload error)
+        {
+            observation.End(error.Code.ToString(), error.Message);
+        }
+        else
+        {
+            observation.End(errorType: null);
+        }
     }
 
     private ErrorPayload ErrorFor(uint id, Exception exception)

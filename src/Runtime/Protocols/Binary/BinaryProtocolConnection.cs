@@ -7,6 +7,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using MessagePack;
 using Rpc.Connections;
+using Rpc.Diagnostics;
 using Rpc.Runtime;
 using Rpc.Serialization;
 
@@ -97,6 +98,9 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
     public override RpcProtocol Protocol => RpcProtocol.Binary;
 
     public override bool IsClosed => Volatile.Read(ref _closed) != 0;
+
+    /// <summary>Gets <c>rpc-dotnet</c>, this protocol's name in metrics and spans.</summary>
+    public override string RpcSystem => "rpc-dotnet";
 
     private object PendingGate => _pending;
 
@@ -231,6 +235,7 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
             foreach (var call in _incoming.Values)
             {
                 call.SignalFinished();
+                call.Observation?.End(typeof(ConnectionLostException).FullName, "The connection closed before the reply was sent.");
             }
 
             if (_dispatchSlotReserved)
@@ -278,6 +283,9 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
         private volatile bool _deadlineExpired;
 
         public StreamCredits? Credits { get; set; }
+
+        /// <summary>Gets or sets the call's span and duration, when someone listens.</summary>
+        public CallObservation? Observation { get; set; }
 
         public bool IsCancellationRequested => _cancellation?.IsCancellationRequested ?? false;
 

@@ -38,6 +38,8 @@ internal readonly struct ErrorPayload(RpcErrorCode code, string typeName, string
 {
     public RpcErrorCode Code => code;
 
+    public string Message => message;
+
     public void Write(ref MessagePackWriter writer)
     {
         writer.WriteArrayHeader(4);

@@ -2,6 +2,7 @@ using System;
 using System.Threading;
 using System.Threading.Tasks;
 using System.Threading.Tasks.Sources;
+using Rpc.Diagnostics;
 using Rpc.Serialization;
 
 namespace Rpc.Protocols.Binary;
@@ -93,5 +94,46 @@ internal sealed class ValueTaskCall<T> : IValueTaskSource<T>, IValueTaskSource, 
                 return;
             }
         }
+    }
+}
+
+/// <summary>
+/// A pending call whose end is recorded (duration, span) before its caller resumes; made only when someone listens,
+/// so an unobserved call keeps its single allocation.
+/// </summary>
+internal class ObservedCall(IPendingCall inner, CallObservation observation) : IPendingCall
+{
+    protected CallObservation Observation => observation;
+
+    public void Fail(Exception exception)
+    {
+        observation.End(exception);
+        inner.Fail(exception);
+    }
+
+    public void Cancel(CancellationToken cancellationToken)
+    {
+        observation.End(nameof(RpcErrorCode.Cancelled));
+        inner.Cancel(cancellationToken);
+    }
+
+    public void Complete()
+    {
+        observation.End(errorType: null);
+        inner.Complete();
+    }
+}
+
+/// <summary>An <see cref="ObservedCall"/> that receives a result, or the items of a stream (which end it only with the stream).</summary>
+internal sealed class ObservedCall<T>(IPendingCall<T> inner, CallObservation observation, bool isStream) : ObservedCall(inner, observation), IPendingCall<T>
+{
+    public void Deliver(T value)
+    {
+        if (!isStream)
+        {
+            Observation.End(errorType: null);
+        }
+
+        inner.Deliver(value);
     }
 }

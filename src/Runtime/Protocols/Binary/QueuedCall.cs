@@ -1,6 +1,7 @@
 using System;
 using System.Buffers;
 using System.Threading.Tasks;
+using Rpc.Diagnostics;
 using Rpc.Runtime;
 
 namespace Rpc.Protocols.Binary;
@@ -14,8 +15,9 @@ internal sealed class QueuedCall : DispatchItem
     private readonly BinaryProtocolConnection _connection;
     private byte[]? _payload;
 
-    public QueuedCall(BinaryProtocolConnection connection, RpcStub stub, FrameKind kind, uint id, uint methodId, ReadOnlySequence<byte> payload)
+    public QueuedCall(BinaryProtocolConnection connection, RpcStub stub, FrameKind kind, uint id, uint methodId, ReadOnlySequence<byte> payload, CallObservation? observation)
     {
+        Observation = observation;
         _connection = connection;
         Stub = stub;
         Kind = kind;
@@ -33,6 +35,9 @@ internal sealed class QueuedCall : DispatchItem
     public uint Id { get; }
 
     public uint MethodId { get; }
+
+    /// <summary>Gets the call's span and duration, started when it arrived (time queued counts), or <see langword="null"/>.</summary>
+    public CallObservation? Observation { get; }
 
     public int PayloadLength { get; }
 

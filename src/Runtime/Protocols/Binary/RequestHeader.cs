@@ -1,6 +1,7 @@
 using System;
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Text;
 
 namespace Rpc.Protocols.Binary;
 
@@ -14,10 +15,10 @@ internal readonly struct RequestHeader
     /// <summary>The remaining time of the call, in microseconds (u64 LE): relative, since two machines' clocks differ.</summary>
     public const byte DeadlineTag = 1;
 
-    /// <summary>W3C <c>traceparent</c> (ASCII); not used yet, so skipped when read.</summary>
+    /// <summary>W3C <c>traceparent</c> (ASCII), sent only when the caller's span is recorded.</summary>
     public const byte TraceParentTag = 2;
 
-    /// <summary>W3C <c>tracestate</c> (ASCII); not used yet, so skipped when read.</summary>
+    /// <summary>W3C <c>tracestate</c> (ASCII), sent only with a <c>traceparent</c> and when not empty.</summary>
     public const byte TraceStateTag = 3;
 
     private const int LengthSize = 2;
@@ -26,18 +27,34 @@ internal readonly struct RequestHeader
 
     private static readonly ulong MaxDeadlineMicroseconds = (ulong)(RpcCallOptions.MaxTimeout.Ticks / TimeSpan.TicksPerMicrosecond);
 
-    public RequestHeader(TimeSpan deadline)
+    // A W3C tracestate is at most 32 members of at most 256 characters; anything longer is not a trace context.
+    private const int MaxTraceContextLength = 32 * 257;
+
+    public RequestHeader(TimeSpan? deadline, string? traceParent = null, string? traceState = null)
     {
         Deadline = deadline;
+        TraceParent = traceParent;
+        TraceState = traceParent is null || string.IsNullOrEmpty(traceState) || traceState.Length > MaxTraceContextLength ? null : traceState;
     }
 
     /// <summary>Gets the time the caller still waits, or <see langword="null"/> when the call has no deadline.</summary>
     public TimeSpan? Deadline { get; }
 
-    public bool IsEmpty => Deadline is null;
+    /// <summary>Gets the caller's span as a W3C <c>traceparent</c>, or <see langword="null"/> when none was recorded.</summary>
+    public string? TraceParent { get; }
+
+    /// <summary>Gets the caller's W3C <c>tracestate</c>, or <see langword="null"/>.</summary>
+    public string? TraceState { get; }
+
+    public bool IsEmpty => Deadline is null && TraceParent is null;
 
     /// <summary>Gets the bytes <see cref="Write"/> writes (0 when empty: no header is sent at all).</summary>
-    public int Size => IsEmpty ? 0 : LengthSize + FieldHeaderSize + DeadlineSize;
+    public int Size => IsEmpty
+        ? 0
+        : LengthSize
+            + (Deadline is null ? 0 : FieldHeaderSize + DeadlineSize)
+            + (TraceParent is null ? 0 : FieldHeaderSize + TraceParent.Length)
+            + (TraceState is null ? 0 : FieldHeaderSize + TraceState.Length);
 
     public void Write(Span<byte> destination)
     {
@@ -48,7 +65,24 @@ internal readonly struct RequestHeader
             field[0] = DeadlineTag;
             BinaryPrimitives.WriteUInt16LittleEndian(field[1..], DeadlineSize);
             BinaryPrimitives.WriteUInt64LittleEndian(field[FieldHeaderSize..], (ulong)Math.Max(0, deadline.Ticks / TimeSpan.TicksPerMicrosecond));
+            field = field[(FieldHeaderSize + DeadlineSize)..];
         }
+
+        field = WriteText(field, TraceParentTag, TraceParent);
+        WriteText(field, TraceStateTag, TraceState);
+    }
+
+    private static Span<byte> WriteText(Span<byte> field, byte tag, string? text)
+    {
+        if (text is null)
+        {
+            return field;
+        }
+
+        field[0] = tag;
+        BinaryPrimitives.WriteUInt16LittleEndian(field[1..], (ushort)text.Length);
+        Encoding.ASCII.GetBytes(text, field[FieldHeaderSize..]);
+        return field[(FieldHeaderSize + text.Length)..];
     }
 
     /// <summary>Reads the header at the start of <paramref name="payload"/> and slices it off.</summary>
@@ -71,6 +105,8 @@ internal readonly struct RequestHeader
         var fields = payload.Slice(LengthSize, length);
         payload = payload.Slice(LengthSize + length);
         TimeSpan? deadline = null;
+        string? traceParent = null;
+        string? traceState = null;
         Span<byte> fieldHeader = stackalloc byte[FieldHeaderSize];
         while (!fields.IsEmpty)
         {
@@ -88,16 +124,35 @@ internal readonly struct RequestHeader
             }
 
             var value = fields.Slice(FieldHeaderSize, fieldLength);
-            if (tag == DeadlineTag)
+            switch (tag)
             {
-                deadline = ReadDeadline(value);
+                case DeadlineTag:
+                    deadline = ReadDeadline(value);
+                    break;
+                case TraceParentTag:
+                    traceParent = ReadText(value);
+                    break;
+                case TraceStateTag:
+                    traceState = ReadText(value);
+                    break;
             }
 
-            // Other tags (trace context, and fields of newer peers) are skipped.
+            // Other tags (fields of newer peers) are skipped.
             fields = fields.Slice(FieldHeaderSize + fieldLength);
         }
 
-        return deadline is { } remaining ? new RequestHeader(remaining) : default;
+        return deadline is null && traceParent is null ? default : new RequestHeader(deadline, traceParent, traceState);
+    }
+
+    /// <summary>Reads a trace-context field; its syntax is checked where it is used (<c>ActivityContext.TryParse</c>).</summary>
+    private static string? ReadText(ReadOnlySequence<byte> value)
+    {
+        if (value.Length > MaxTraceContextLength)
+        {
+            throw new RpcProtocolException($"The peer sent a trace-context field of {value.Length} bytes; the longest W3C trace context is {MaxTraceContextLength}.");
+        }
+
+        return value.IsEmpty ? null : Encoding.ASCII.GetString(value);
     }
 
     /// <returns>The remaining time, or <see langword="null"/> when it is beyond any timer (the same as none).</returns>
