@@ -25,7 +25,7 @@ public abstract class RpcFormatter<T> : RpcResultReader
         ((IPendingReply<T>)pending).Deliver(Read(ref reader));
 
     internal sealed override IPendingReply Observe(IPendingReply pending, CallObservation observation, bool isStream) =>
-        new ObservedCall<T>((IPendingReply<T>)pending, observation, isStream);
+        new ObservedReply<T>((IPendingReply<T>)pending, observation, isStream);
 }
 
 /// <summary>

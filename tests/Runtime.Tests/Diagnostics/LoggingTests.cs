@@ -49,7 +49,7 @@ public sealed class LoggingTests : TestBase, IAsyncLifetime
     {
         _server = StartServer(new RpcServerOptions
         {
-            Protocols = RpcProtocols.Binary | RpcProtocols.JsonRpc,
+            Protocols = [RpcProtocol.Binary, RpcProtocol.JsonRpc],
             Connection = { LoggerFactory = _loggerFactory },
         });
         _endpoint = await _server.ListenAsync(TestEndpoints.Create("unix"), TimeoutToken);
@@ -91,10 +91,11 @@ public sealed class LoggingTests : TestBase, IAsyncLifetime
     }
 
     [Theory]
-    [InlineData(RpcProtocol.Binary)]
-    [InlineData(RpcProtocol.JsonRpc)]
-    public async Task A_notification_or_method_that_throws_is_logged_with_its_wire_name(RpcProtocol protocol)
+    [InlineData("Binary")]
+    [InlineData("JsonRpc")]
+    public async Task A_notification_or_method_that_throws_is_logged_with_its_wire_name(string protocolName)
     {
+        var protocol = TestProtocols.Named(protocolName);
         await using var client = await RpcConnection.ConnectAsync(_endpoint, new RpcConnectionOptions { Protocol = protocol }, TimeoutToken);
         var probe = client.CreateProxy<ILogProbe>();
 
@@ -195,10 +196,11 @@ public sealed class LoggingTests : TestBase, IAsyncLifetime
     }
 
     [Theory]
-    [InlineData(RpcProtocol.Binary)]
-    [InlineData(RpcProtocol.JsonRpc)]
-    public async Task A_healthy_run_of_many_calls_logs_nothing_above_debug(RpcProtocol protocol)
+    [InlineData("Binary")]
+    [InlineData("JsonRpc")]
+    public async Task A_healthy_run_of_many_calls_logs_nothing_above_debug(string protocolName)
     {
+        var protocol = TestProtocols.Named(protocolName);
         const int Calls = 500;
         await using (var client = await RpcConnection.ConnectAsync(_endpoint, new RpcConnectionOptions { Protocol = protocol, LoggerFactory = _loggerFactory }, TimeoutToken))
         {

@@ -132,7 +132,7 @@ internal sealed partial class BinaryProtocolConnection
     {
         var timeout = RpcCallOptions.TimeoutOf(method, _options);
         var receiver = new StreamReceiver<TItem>(this, _options.StreamWindow, methodToken, enumeratorToken);
-        IPendingCall call = receiver;
+        IPendingReply call = receiver;
         CallObservation? observation = null;
         if (Telemetry.IsClientObserved)
         {
@@ -194,7 +194,7 @@ internal sealed partial class BinaryProtocolConnection
         if (Telemetry.IsClientObserved)
         {
             observation = CallObservation.StartClient(Telemetry, method);
-            call = reader is null ? new ObservedCall(call, observation) : reader.Observe(call, observation, isStream: false);
+            call = reader is null ? new ObservedReply(call, observation) : reader.Observe(call, observation, isStream: false);
         }
 
         uint id;
