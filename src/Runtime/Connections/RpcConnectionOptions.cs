@@ -143,6 +143,18 @@ public sealed class RpcConnectionOptions
     /// <summary>Gets or sets the transport settings.</summary>
     public TransportOptions Transport { get; set; } = new();
 
+    /// <summary>
+    /// Gets or sets the factory of the connection's loggers, or <see langword="null"/> (the default) for no logging.
+    /// A host sets it from its dependency-injection container.
+    /// </summary>
+    public Microsoft.Extensions.Logging.ILoggerFactory? LoggerFactory { get; set; }
+
+    /// <summary>
+    /// Gets or sets the factory of the connection's meters, or <see langword="null"/> (the default) for a shared static
+    /// meter named "Rpc". A host sets it from its dependency-injection container.
+    /// </summary>
+    public System.Diagnostics.Metrics.IMeterFactory? MeterFactory { get; set; }
+
     /// <summary>Gets these settings with <paramref name="protocol"/>: a server's connection speaks what its client chose.</summary>
     internal RpcConnectionOptions WithProtocol(RpcProtocol protocol)
     {
