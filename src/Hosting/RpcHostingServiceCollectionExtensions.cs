@@ -1,9 +1,11 @@
 using System;
+using System.Diagnostics.CodeAnalysis;
 using System.Linq;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Rpc;
@@ -20,6 +22,9 @@ public static class RpcHostingServiceCollectionExtensions
 
     /// <summary>The configuration section under which each client binds the section of its name.</summary>
     public const string ClientsSection = "Rpc:Clients";
+
+    /// <summary>The configuration section under which each worker binds the section of its contract's name.</summary>
+    public const string WorkersSection = "Rpc:Workers";
 
     /// <summary>
     /// Registers an <see cref="RpcServer"/> that a hosted service starts with the host (listening on every endpoint of
@@ -157,6 +162,50 @@ public static class RpcHostingServiceCollectionExtensions
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(endpoint);
         return services.AddKeyedRpcClient<TContract>(key, options => options.Endpoint = endpoint);
+    }
+
+    /// <summary>
+    /// Registers a hosted work-queue worker: from host start to stop it serves <typeparamref name="TContract"/> with
+    /// <typeparamref name="TImplementation"/> (one object, made by the container) to the hub at <paramref name="hubEndpoint"/>,
+    /// connecting again whenever it loses the hub. Its <see cref="RpcWorkerOptions"/> bind from
+    /// <c>Rpc:Workers:&lt;contract name&gt;</c>, then <paramref name="configure"/> runs.
+    /// </summary>
+    /// <typeparam name="TContract">The hub's contract.</typeparam>
+    /// <typeparam name="TImplementation">Runs the calls; called concurrently when the hub allows more than one call per worker.</typeparam>
+    /// <param name="services">The container.</param>
+    /// <param name="hubEndpoint">The hub's worker endpoint, or <see langword="null"/> to take it from configuration.</param>
+    /// <param name="configure">Sets options in code, after configuration.</param>
+    /// <returns>The container.</returns>
+    public static IServiceCollection AddRpcWorker<TContract, [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TImplementation>(
+        this IServiceCollection services, string? hubEndpoint = null, Action<RpcWorkerOptions>? configure = null)
+        where TContract : class
+        where TImplementation : class, TContract
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        Rpc.Runtime.RpcContractRegistry.Get<TContract>();
+        var name = typeof(TContract).Name;
+        services.AddOptions<RpcWorkerOptions>(name)
+            .Configure<IServiceProvider>((options, provider) =>
+            {
+                if (Section(provider, $"{WorkersSection}:{name}") is { } section)
+                {
+                    section.Bind(options);
+                }
+
+                if (hubEndpoint is not null)
+                {
+                    options.Endpoint = hubEndpoint;
+                }
+
+                configure?.Invoke(options);
+            })
+            .PostConfigure<IServiceProvider>((options, provider) => UseHostDiagnostics(options.Connection, provider));
+        services.TryAddSingleton<TImplementation>();
+        services.AddSingleton<IHostedService>(provider => new RpcWorkerHostedService<TContract>(
+            provider.GetRequiredService<TImplementation>(),
+            provider.GetRequiredService<IOptionsMonitor<RpcWorkerOptions>>().Get(name),
+            provider.GetRequiredService<ILogger<RpcWorkerHostedService<TContract>>>()));
+        return services;
     }
 
     private static void AddNamedClient<TContract>(IServiceCollection services, string name, Action<RpcClientFactoryOptions>? configure)

@@ -202,4 +202,25 @@ public sealed class ServerTests
         await stopping.WaitAsync(TestHosts.Patience);
         await ((IAsyncDisposable)host).DisposeAsync();
     }
+
+    [Fact]
+    public async Task HostShutdownTimeout_CancelsCallsTheServerWouldStillWaitFor()
+    {
+        var endpoint = TestHosts.NewEndpoint();
+        var host = await TestHosts.StartProbeServerAsync(endpoint, more: services =>
+        {
+            services.Configure<HostOptions>(options => options.ShutdownTimeout = TimeSpan.FromSeconds(1));
+            services.AddRpcServer(options => options.ShutdownTimeout = TimeSpan.FromMinutes(5));
+        });
+        await using var connection = await RpcConnection.ConnectAsync(endpoint);
+        var running = connection.CreateProxy<IProbe>().SlowAsync(600_000);
+        await TestHosts.UntilAsync(() => host.Services.GetRequiredService<RpcServer>().Connections.Count == 1, "the connection");
+
+        // The host waits 1 s, not the server's 5 min: the call's token fires and the caller gets a typed error.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await Record.ExceptionAsync(() => host.StopAsync().WaitAsync(TestHosts.Patience));
+        await Assert.ThrowsAnyAsync<RpcException>(() => running.WaitAsync(TestHosts.Patience));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"The stop took {clock.Elapsed}.");
+        await ((IAsyncDisposable)host).DisposeAsync();
+    }
 }
