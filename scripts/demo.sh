@@ -33,4 +33,5 @@ dotnet "$hosted" call "--Rpc:Clients:ICalculator:Endpoint=$hosted_socket"
 kill -TERM "$hosted_pid"
 wait "$hosted_pid"
 cat "$hosted_log"
+rm -f "$hosted_log"
 trap - EXIT

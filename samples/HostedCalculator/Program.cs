@@ -9,7 +9,13 @@ using Rpc.Hosting;
 //        HostedCalculator call      calls the server at Rpc:Clients:ICalculator:Endpoint through the container's ICalculator
 // Any configuration key can be overridden on the command line, for example --Rpc:Server:Endpoints:0=tcp://127.0.0.1:5000.
 var call = args.Length > 0 && args[0] == "call";
-var builder = Host.CreateApplicationBuilder(call || (args.Length > 0 && args[0] == "serve") ? args[1..] : args);
+var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+{
+    Args = call || (args.Length > 0 && args[0] == "serve") ? args[1..] : args,
+
+    // appsettings.json next to the program, wherever it is started from.
+    ContentRootPath = AppContext.BaseDirectory,
+});
 if (call)
 {
     builder.Services.AddRpcClient<ICalculator>();
