@@ -223,4 +223,24 @@ public sealed class ServerTests
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"The stop took {clock.Elapsed}.");
         await ((IAsyncDisposable)host).DisposeAsync();
     }
+
+    [Fact]
+    public async Task SynchronousDisposalOfTheContainer_ClosesItsClients()
+    {
+        var endpoint = TestHosts.NewEndpoint();
+        var server = await TestHosts.StartProbeServerAsync(endpoint);
+        try
+        {
+            var services = new ServiceCollection();
+            services.AddRpcClient<IProbe>(endpoint, options => options.WaitForReady = true);
+            var provider = services.BuildServiceProvider();
+            await provider.GetRequiredService<IProbe>().GetInstanceAsync().WaitAsync(TestHosts.Patience);
+            await Task.Run(provider.Dispose).WaitAsync(TestHosts.Patience);
+            await TestHosts.UntilAsync(() => server.Services.GetRequiredService<RpcServer>().Connections.Count == 0, "the client's connection to close");
+        }
+        finally
+        {
+            await TestHosts.StopAsync(server);
+        }
+    }
 }
