@@ -19,3 +19,19 @@ echo
 echo "### SharedCounter: shared memory and a lock across processes"
 dotnet run -c Release --no-build --project samples/SharedCounter -- counter
 dotnet run -c Release --no-build --project samples/SharedCounter -- sum
+echo
+echo "### HostedCalculator: the Generic Host, configuration and DI; SIGTERM drains the server, which exits 0"
+dotnet build -c Release "samples/HostedCalculator" -nologo -v quiet
+hosted=samples/HostedCalculator/bin/Release/net10.0/HostedCalculator.dll
+hosted_log=$(mktemp)
+hosted_socket="unix://$(mktemp -u /tmp/hosted-calc-XXXXXX).sock"
+dotnet "$hosted" serve "--Rpc:Server:Endpoints:0=$hosted_socket" >"$hosted_log" 2>&1 &
+hosted_pid=$!
+trap 'kill "$hosted_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 300); do grep -q "listening on" "$hosted_log" && break; sleep 0.1; done
+dotnet "$hosted" call "--Rpc:Clients:ICalculator:Endpoint=$hosted_socket"
+kill -TERM "$hosted_pid"
+wait "$hosted_pid"
+cat "$hosted_log"
+rm -f "$hosted_log"
+trap - EXIT

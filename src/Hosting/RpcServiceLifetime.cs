@@ -1,0 +1,15 @@
+namespace Rpc.Hosting;
+
+/// <summary>How long one implementation object of a hosted service lives.</summary>
+public enum RpcServiceLifetime
+{
+    /// <summary>One object, resolved from the container, serves every connection; it must be safe to call concurrently.</summary>
+    Singleton,
+
+    /// <summary>
+    /// One object per connection, resolved from a dependency-injection scope of that connection; the scope (and the
+    /// object, if disposable) is disposed when the connection closes. Its constructor may take the
+    /// <see cref="RpcConnection"/>, to call the client back.
+    /// </summary>
+    PerConnection,
+}

@@ -1,0 +1,61 @@
+using System;
+using System.Collections.Concurrent;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace Rpc.Hosting.Tests;
+
+/// <summary>What the hosting tests serve: each answer tells which implementation object served the call.</summary>
+[RpcContract]
+public interface IProbe
+{
+    Task<int> GetInstanceAsync();
+
+    Task<string> GetConnectionAsync();
+
+    Task<int> SlowAsync(int milliseconds, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Numbers the implementation objects and records which were disposed.</summary>
+public sealed class InstanceTracker
+{
+    private int _next;
+
+    public ConcurrentDictionary<int, bool> Disposed { get; } = new();
+
+    public int Create()
+    {
+        var id = Interlocked.Increment(ref _next);
+        Disposed[id] = false;
+        return id;
+    }
+}
+
+public sealed class SingletonProbe(InstanceTracker tracker) : IProbe
+{
+    private readonly int _id = tracker.Create();
+
+    public Task<int> GetInstanceAsync() => Task.FromResult(_id);
+
+    public Task<string> GetConnectionAsync() => Task.FromResult(string.Empty);
+
+    public async Task<int> SlowAsync(int milliseconds, CancellationToken cancellationToken = default)
+    {
+        await Task.Delay(milliseconds, cancellationToken);
+        return _id;
+    }
+}
+
+/// <summary>Made per connection, with the connection injected; disposal is recorded.</summary>
+public sealed class ConnectionProbe(InstanceTracker tracker, RpcConnection connection) : IProbe, IDisposable
+{
+    private readonly int _id = tracker.Create();
+
+    public Task<int> GetInstanceAsync() => Task.FromResult(_id);
+
+    public Task<string> GetConnectionAsync() => Task.FromResult(connection.RemoteEndpoint);
+
+    public Task<int> SlowAsync(int milliseconds, CancellationToken cancellationToken = default) => Task.FromResult(_id);
+
+    public void Dispose() => tracker.Disposed[_id] = true;
+}
