@@ -72,7 +72,11 @@ internal sealed partial class BinaryProtocolConnection
         }
         else
         {
-            LogIfFaults(task, kind);
+            if (Logger is not null)
+            {
+                LogIfFaults(task, kind);
+            }
+
             _ = ReplyWhenDoneAsync(id, kind, task);
         }
     }
@@ -103,7 +107,11 @@ internal sealed partial class BinaryProtocolConnection
         }
         else
         {
-            LogIfFaults(task, kind);
+            if (Logger is not null)
+            {
+                LogIfFaults(task, kind);
+            }
+
             _ = ReplyWhenDoneAsync(id, kind, task, formatter);
         }
     }
@@ -453,7 +461,7 @@ internal sealed partial class BinaryProtocolConnection
     /// </summary>
     private void LogIfFaults(Task task, FrameKind kind)
     {
-        if (Logger is not { } logger || !logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Warning))
+        if (!Logger!.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Warning))
         {
             return;
         }
