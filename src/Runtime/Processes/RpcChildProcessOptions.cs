@@ -48,7 +48,10 @@ public sealed class RpcChildProcessOptions
     /// <summary>Gets or sets whether the child's stderr is captured instead of inherited. Default: <see langword="false"/>.</summary>
     public bool RedirectStandardError { get; set; }
 
-    /// <summary>Gets or sets the settings of the connection to the child.</summary>
+    /// <summary>
+    /// Gets or sets the settings of the connection to the child. Its <see cref="RpcConnectionOptions.LoggerFactory"/> also
+    /// logs the child's start and exit (an exit nobody asked for as a warning).
+    /// </summary>
     public RpcConnectionOptions Connection { get; set; } = new();
 
     /// <summary>

@@ -28,7 +28,10 @@ public sealed class WorkQueueOptions
     /// </summary>
     public int MaxAttempts { get; set; } = 3;
 
-    /// <summary>Gets or sets the settings of the servers that accept workers and producers (connection options, shutdown).</summary>
+    /// <summary>
+    /// Gets or sets the settings of the servers that accept workers and producers (connection options, shutdown). Its
+    /// <see cref="RpcConnectionOptions.LoggerFactory"/> is also the hub's own (workers lost, calls re-run).
+    /// </summary>
     public RpcServerOptions Server { get; set; } = new();
 
     internal void Validate()

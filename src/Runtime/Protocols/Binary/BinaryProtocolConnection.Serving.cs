@@ -73,7 +73,11 @@ internal sealed partial class BinaryProtocolConnection
         }
         else
         {
-            LogIfFaults(task, kind);
+            if (Logger is not null)
+            {
+                LogIfFaults(task, kind);
+            }
+
             _ = ReplyWhenDoneAsync(id, kind, task);
         }
     }
@@ -104,7 +108,11 @@ internal sealed partial class BinaryProtocolConnection
         }
         else
         {
-            LogIfFaults(task, kind);
+            if (Logger is not null)
+            {
+                LogIfFaults(task, kind);
+            }
+
             _ = ReplyWhenDoneAsync(id, kind, task, formatter);
         }
     }
@@ -511,7 +519,7 @@ internal sealed partial class BinaryProtocolConnection
     /// </summary>
     private void LogIfFaults(Task task, FrameKind kind)
     {
-        if (Logger is not { } logger || !logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Warning))
+        if (!Logger!.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Warning))
         {
             return;
         }
