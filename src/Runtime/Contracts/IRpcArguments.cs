@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using MessagePack;
 
 namespace Rpc.Runtime;
@@ -7,6 +8,7 @@ namespace Rpc.Runtime;
 /// without boxing and the stub reads them without an <c>object[]</c>.
 /// </summary>
 /// <typeparam name="TSelf">The generated struct itself.</typeparam>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public interface IRpcArguments<TSelf>
     where TSelf : struct, IRpcArguments<TSelf>
 {

@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.ComponentModel;
 using System.Threading;
 using System.Threading.Tasks;
 using Rpc.Serialization;
@@ -9,6 +10,7 @@ namespace Rpc.Runtime;
 /// What a generated proxy calls: each proxy method is exactly one call to one of these members.
 /// Implemented by each protocol of an <see cref="RpcConnection"/>.
 /// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public interface IRpcInvoker
 {
     /// <summary>Sends a request and returns its result as a <see cref="Task{TResult}"/>.</summary>

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.ComponentModel;
 
 namespace Rpc.Runtime;
 
@@ -8,6 +9,7 @@ namespace Rpc.Runtime;
 /// runtime never scans assemblies or reflects over types.
 /// </summary>
 /// <typeparam name="TContract">The contract interface.</typeparam>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public abstract class RpcContract<TContract>
     where TContract : class
 {

@@ -1,4 +1,5 @@
 using System;
+using System.ComponentModel;
 using System.Runtime.CompilerServices;
 
 namespace Rpc.Runtime;
@@ -12,6 +13,7 @@ public static class RpcContractRegistry
     /// <summary>Registers a contract. Called by generated module initializers; the last registration wins.</summary>
     /// <typeparam name="TContract">The contract interface.</typeparam>
     /// <param name="contract">The generated contract.</param>
+    [EditorBrowsable(EditorBrowsableState.Never)]
     public static void Register<TContract>(RpcContract<TContract> contract)
         where TContract : class
     {

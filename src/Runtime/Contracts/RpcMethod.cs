@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Immutable;
+using System.ComponentModel;
 
 namespace Rpc.Runtime;
 
@@ -28,6 +29,7 @@ public sealed class RpcMethod
     /// <param name="acceptsCancellation">Whether the method takes a trailing <c>CancellationToken</c>.</param>
     /// <param name="isIdempotent">Whether <c>[RpcIdempotent]</c> marks the method safe to run more than once.</param>
     /// <param name="timeoutMilliseconds">The <c>[RpcTimeout]</c> of the method (or its interface), or 0 for none.</param>
+    [EditorBrowsable(EditorBrowsableState.Never)]
     public RpcMethod(string wireName, RpcMethodKind kind, ImmutableArray<string> parameterNames, bool acceptsCancellation, bool isIdempotent = false, int timeoutMilliseconds = 0)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(timeoutMilliseconds);

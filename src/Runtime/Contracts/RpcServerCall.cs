@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.ComponentModel;
 using System.Threading;
 using System.Threading.Tasks;
 using MessagePack;
@@ -11,6 +12,7 @@ namespace Rpc.Runtime;
 /// One incoming call, handed by the runtime to a generated stub: it reads the arguments, supplies the call's
 /// cancellation token and completes the call with the implementation's task.
 /// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public readonly struct RpcServerCall
 {
     private readonly ServerCallTarget _target;

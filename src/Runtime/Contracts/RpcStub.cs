@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Immutable;
+using System.ComponentModel;
 using MessagePack;
 
 namespace Rpc.Runtime;
@@ -9,6 +10,7 @@ namespace Rpc.Runtime;
 /// <see langword="switch"/> over the method id (binary protocol) and register one typed delegate per method
 /// (JSON-RPC protocol): the same stub serves both protocols, with no reflection of its own.
 /// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public abstract class RpcStub
 {
     /// <summary>Initializes the stub with its contract's method table.</summary>
@@ -33,6 +35,7 @@ public abstract class RpcStub
 }
 
 /// <summary>Receives the typed delegates of a stub (see <see cref="RpcStub.AddDelegates"/>).</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public interface IRpcDelegateRegistry
 {
     /// <summary>Adds the handler of one method.</summary>

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using MessagePack;
 using Rpc.Diagnostics;
 
@@ -32,6 +33,7 @@ public abstract class RpcFormatter<T> : RpcResultReader
 /// The untyped face of <see cref="RpcFormatter{T}"/> that lets the receive loop complete a pending call of any result
 /// type without knowing it.
 /// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
 public abstract class RpcResultReader
 {
     private protected RpcResultReader()
