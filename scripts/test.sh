@@ -12,9 +12,10 @@ export RPC_PACKAGE_FEED="$PWD/artifacts/packages"
 packages_cache="${NUGET_PACKAGES:-$HOME/.nuget/packages}"
 remove_run_packages() {
   for package in "$packages_cache"/rpc.*; do
-    [ -d "$package/$RPC_PACKAGE_VERSION" ] && rm -rf "${package:?}/$RPC_PACKAGE_VERSION"
+    [ -d "$package/$RPC_PACKAGE_VERSION" ] || continue
+    rm -rf "${package:?}/$RPC_PACKAGE_VERSION"
+    rmdir --ignore-fail-on-non-empty "$package"
   done
-  return 0
 }
 trap remove_run_packages EXIT
 rm -rf "$RPC_PACKAGE_FEED"
