@@ -38,7 +38,7 @@ namespace Rpc;
 /// <item>Back-pressure reaches producers through the transport: when a producer's call (or notification) finds the queue
 /// full, the hub stops reading that producer's connection until the call has room, so its further calls wait in the
 /// socket's (or ring's) buffers and then in the producer's sends, never in the hub's memory. At most one waiting call per
-/// producer connection holds its arguments in the hub. Producers made with <see cref="RpcWorkQueue.CreateProducer{TContract}"/>
+/// producer connection holds its arguments in the hub. Producers made with <see cref="RpcWorkQueue.CreateProducer{TContract}(RpcConnection, WorkQueueProducerOptions)"/>
 /// also bound their own outstanding calls (<see cref="WorkQueueProducerOptions.MaxOutstandingCalls"/>). A paused
 /// producer's cancellations are read when reading resumes; its local call task is cancelled at once.</item>
 /// </list>

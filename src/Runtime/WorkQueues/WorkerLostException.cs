@@ -8,7 +8,7 @@ namespace Rpc;
 /// may not have run, wholly or in part; the work queue never runs it again on its own.
 /// </summary>
 /// <remarks>
-/// The hub throws it; a producer made with <see cref="RpcWorkQueue.CreateProducer{TContract}"/> sees it as this type
+/// The hub throws it; a producer made with <see cref="RpcWorkQueue.CreateProducer{TContract}(RpcConnection, WorkQueueProducerOptions)"/> sees it as this type
 /// too (a raw proxy sees a <see cref="RemoteInvocationException"/> whose <see cref="RemoteInvocationException.RemoteTypeName"/>
 /// is <c>Rpc.WorkerLostException</c>; <see cref="RpcWorkQueue.IsWorkerLost"/> recognizes both).
 /// </remarks>

@@ -22,7 +22,7 @@ namespace Rpc.SharedState;
 /// </para>
 /// <para>
 /// Lifetime: each open handle is recorded in the file (pid and process start time). Disposing the last handle removes the
-/// file; a file whose every holder died is removed by the next <see cref="Create"/> or <c>Open</c> of its name, or by
+/// file; a file whose every holder died is removed by the next <see cref="Create(string, int)"/> or <c>Open</c> of its name, or by
 /// <see cref="SharedArray.ReclaimStale"/>.
 /// </para>
 /// <para>

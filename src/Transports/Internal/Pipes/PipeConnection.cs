@@ -20,7 +20,7 @@ namespace Rpc.Transports.Internal.Pipes;
 /// <para>
 /// Unlike a socket, a pipe has no <c>shutdown()</c>, and on Linux <c>close()</c> does not wake a thread blocked in
 /// <c>read()</c> or <c>write()</c> on the same descriptor. So our ends are non-blocking and every wait is a <c>poll()</c> on
-/// the descriptor and an <c>eventfd</c>: <see cref="Abort"/> signals the eventfd and every waiter returns at once. A
+/// the descriptor and an <c>eventfd</c>: <see cref="ConnectionLifetime.Abort"/> signals the eventfd and every waiter returns at once. A
 /// message costs one <c>read()</c> that finds nothing, one <c>poll()</c> that sleeps, one <c>read()</c> that gets it: the
 /// wake-up (~20 µs here) dominates, the two extra system calls cost about a microsecond.
 /// </para>
@@ -177,7 +177,7 @@ internal sealed class PipeConnection : DuplexPipeConnection
 
     /// <remarks>
     /// Closing our read end while the peer still writes would fail its writes with EPIPE, which it would report as a lost
-    /// connection: hence the linger before this close in <see cref="DuplexPipeConnection.DisposeAsync"/>, reading and
+    /// connection: hence the linger before this close in <see cref="ConnectionLifetime.DisposeAsync"/>, reading and
     /// discarding briefly until the peer closes its side in answer to our end-of-stream.
     /// </remarks>
     protected override void Close()

@@ -33,7 +33,7 @@ internal sealed partial class SharedMemoryConnection
     /// <remarks>
     /// <para>
     /// One thread at a time writes (the <see cref="PipeWriter"/> contract); <see cref="Complete"/> and the connection's
-    /// <see cref="Abort"/> may come from any thread. Whoever copies into the ring holds <c>_sending</c> (under
+    /// <see cref="Internal.Connections.ConnectionLifetime.Abort"/> may come from any thread. Whoever copies into the ring holds <c>_sending</c> (under
     /// <c>StateLock</c>), so there is one producer at a time, and the mapping is released only after the writer has
     /// ended and nobody holds it.
     /// </para>

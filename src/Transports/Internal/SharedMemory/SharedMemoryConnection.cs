@@ -35,7 +35,7 @@ namespace Rpc.Transports.Internal.SharedMemory;
 /// <para>
 /// Teardown: the mapping must outlive every thread that may touch it. The receive thread and the writer each hold a
 /// reference (the writer's ends once it is completed or the connection aborted, and nobody is copying into the ring); the
-/// last one to end unmaps the segment and closes the socket. <see cref="Abort"/> touches shared memory only
+/// last one to end unmaps the segment and closes the socket. <see cref="ConnectionLifetime.Abort"/> touches shared memory only
 /// under <see cref="ConnectionLifetime.StateLock"/> and only before that release. The lifecycle (abort,
 /// dispose and its linger, how the input completes) is <see cref="ConnectionLifetime"/>'s.
 /// </para>
@@ -80,6 +80,8 @@ internal sealed partial class SharedMemoryConnection : ConnectionLifetime, IDupl
     /// <param name="segment">The mapped segment; the connection owns it from here on.</param>
     /// <param name="liveness">The rendezvous socket; the connection owns it from here on.</param>
     /// <param name="isServer">The server writes ring 0 and reads ring 1; the client the other way round.</param>
+    /// <param name="options">The transport options of the listener or the client that made the connection.</param>
+    /// <param name="remoteEndpoint">The peer, as <see cref="TransportConnection.RemoteEndpoint"/> reports it.</param>
     public SharedMemoryConnection(SharedMemorySegment segment, Socket liveness, bool isServer, TransportOptions options, string remoteEndpoint)
     {
         _segment = segment;

@@ -82,7 +82,7 @@ internal sealed class SocketConnection : DuplexPipeConnection
     /// <remarks>
     /// Closing a socket with unread bytes in its receive buffer makes Linux answer with a reset (TCP RST, or ECONNRESET for a
     /// Unix socket) instead of an orderly end of stream, and the peer would report a lost connection: hence the linger
-    /// before this close in <see cref="DuplexPipeConnection.DisposeAsync"/>.
+    /// before this close in <see cref="ConnectionLifetime.DisposeAsync"/>.
     /// </remarks>
     protected override void Close()
     {

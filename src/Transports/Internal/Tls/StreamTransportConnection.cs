@@ -9,8 +9,8 @@ namespace Rpc.Transports.Internal.Tls;
 
 /// <summary>
 /// A <see cref="Stream"/> (for TLS, an <see cref="System.Net.Security.SslStream"/>) exposed as an <see cref="System.IO.Pipelines.IDuplexPipe"/>,
-/// with the lifecycle of the socket transport: clean close completes the input, <see cref="Abort"/> drops everything,
-/// <see cref="DisposeAsync"/> flushes, closes and waits.
+/// with the lifecycle of the socket transport: clean close completes the input, <see cref="ConnectionLifetime.Abort"/> drops everything,
+/// <see cref="ConnectionLifetime.DisposeAsync"/> flushes, closes and waits.
 /// </summary>
 /// <remarks>
 /// <para>

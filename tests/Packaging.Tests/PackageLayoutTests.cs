@@ -1,0 +1,162 @@
+using System;
+using System.Collections.Generic;
+using System.IO;
+using System.IO.Compression;
+using System.Linq;
+using System.Xml.Linq;
+
+namespace Rpc.Packaging.Tests;
+
+/// <summary>What each .nupkg holds: the files where the SDK looks for them, the metadata nuget.org shows, the right dependencies.</summary>
+public sealed class PackageLayoutTests
+{
+    /// <summary>What a package may depend on besides other Rpc packages; anything else is a leak or a decision to make here.</summary>
+    private static readonly Dictionary<string, string[]> AllowedExternalDependencies = new()
+    {
+        ["Rpc.Contracts"] = [],
+        ["Rpc.Transports"] = [],
+        ["Rpc.Runtime"] =
+        [
+            "MessagePack",
+            // Logging and metrics (issue 11): the abstractions only, so an app without them pays nothing.
+            "Microsoft.Extensions.Logging.Abstractions", "Microsoft.Extensions.Diagnostics.Abstractions",
+            .. LocalFeed.JsonRpcIsSeparate ? Array.Empty<string>() : ["StreamJsonRpc"],
+        ],
+        ["Rpc.JsonRpc"] = ["StreamJsonRpc"],
+        ["Rpc.Hosting"] =
+        [
+            "Microsoft.Extensions.Hosting.Abstractions", "Microsoft.Extensions.DependencyInjection.Abstractions",
+            "Microsoft.Extensions.Options", "Microsoft.Extensions.Configuration.Abstractions",
+            "Microsoft.Extensions.Options.ConfigurationExtensions", "Microsoft.Extensions.Logging.Abstractions",
+            "Microsoft.Extensions.Diagnostics.HealthChecks", "Microsoft.Extensions.Diagnostics.HealthChecks.Abstractions",
+        ],
+    };
+
+    [Fact]
+    public void The_feed_holds_exactly_the_shipping_packages_each_with_its_symbols()
+    {
+        var ids = LocalFeed.PackageFiles().Select(path => Nuspec(path).Id).Order(StringComparer.Ordinal).ToArray();
+
+        Assert.Equal(LocalFeed.ExpectedPackages.Order(StringComparer.Ordinal), ids);
+        foreach (var id in ids)
+        {
+            var symbols = Path.ChangeExtension(LocalFeed.PackagePath(id), ".snupkg");
+            Assert.True(File.Exists(symbols), $"{id}: no symbol package {symbols}");
+            using var zip = ZipFile.OpenRead(symbols);
+            Assert.Contains(zip.Entries, entry => entry.FullName == $"lib/net10.0/{id}.pdb");
+        }
+    }
+
+    [Fact]
+    public void Every_package_holds_its_assembly_and_docs_its_readme_and_nothing_else()
+    {
+        foreach (var id in LocalFeed.ExpectedPackages)
+        {
+            var files = PackageFiles(id);
+            var expected = new List<string> { $"lib/net10.0/{id}.dll", $"lib/net10.0/{id}.xml", "PACKAGE.md" };
+            if (id == "Rpc.Runtime")
+            {
+                // The one place the SDK loads a generator from for Roslyn 4.14 and later; no other analyzer rides along.
+                expected.Add("analyzers/dotnet/roslyn4.14/cs/Rpc.Generator.dll");
+            }
+
+            Assert.Equal(expected.Order(StringComparer.Ordinal), files.Order(StringComparer.Ordinal));
+        }
+    }
+
+    [Fact]
+    public void Every_package_has_the_metadata_nuget_org_shows()
+    {
+        foreach (var id in LocalFeed.ExpectedPackages)
+        {
+            var nuspec = Nuspec(LocalFeed.PackagePath(id));
+
+            Assert.Equal(LocalFeed.Version, nuspec.Version);
+            Assert.Equal("PACKAGE.md", nuspec.Element("readme"));
+            Assert.Equal("MIT", nuspec.Element("license"));
+            Assert.Equal("expression", nuspec.Metadata.Element(nuspec.Ns + "license")?.Attribute("type")?.Value);
+            Assert.Equal("Rpc contributors", nuspec.Element("authors"));
+            var description = nuspec.Element("description");
+            Assert.False(string.IsNullOrWhiteSpace(description) || description == "Package Description", $"{id}: no description");
+            var repository = nuspec.Metadata.Element(nuspec.Ns + "repository");
+            Assert.NotNull(repository);
+            Assert.Equal("git", repository.Attribute("type")?.Value);
+            Assert.StartsWith("https://", repository.Attribute("url")?.Value ?? "", StringComparison.Ordinal);
+
+            using var zip = ZipFile.OpenRead(LocalFeed.PackagePath(id));
+            using var readme = new StreamReader(zip.GetEntry("PACKAGE.md")!.Open());
+            var page = readme.ReadToEnd();
+            Assert.StartsWith($"# {id}", page, StringComparison.Ordinal);
+            Assert.Contains("dotnet add package", page, StringComparison.Ordinal);
+            Assert.Contains("https://github.com/", page, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void Every_dependency_is_another_rpc_package_of_this_build_or_an_allowed_one()
+    {
+        foreach (var id in LocalFeed.ExpectedPackages)
+        {
+            Assert.True(AllowedExternalDependencies.TryGetValue(id, out var allowed), $"{id}: add its allowed dependencies to this test");
+            foreach (var (dependency, version) in Nuspec(LocalFeed.PackagePath(id)).Dependencies)
+            {
+                if (LocalFeed.ExpectedPackages.Contains(dependency))
+                {
+                    Assert.Equal(LocalFeed.Version, version);
+                }
+                else
+                {
+                    Assert.True(allowed.Contains(dependency), $"{id} depends on {dependency}, which is not in its allowed list");
+                }
+            }
+        }
+
+        var runtime = Nuspec(LocalFeed.PackagePath("Rpc.Runtime")).Dependencies.Select(d => d.Id).ToArray();
+        Assert.Contains("Rpc.Contracts", runtime);
+        Assert.Contains("Rpc.Transports", runtime);
+        Assert.Contains("MessagePack", runtime);
+    }
+
+    [JsonRpcSeparateFact]
+    public void Only_Rpc_JsonRpc_depends_on_StreamJsonRpc()
+    {
+        Assert.DoesNotContain("StreamJsonRpc", Nuspec(LocalFeed.PackagePath("Rpc.Runtime")).Dependencies.Select(d => d.Id));
+        Assert.Contains("StreamJsonRpc", Nuspec(LocalFeed.PackagePath("Rpc.JsonRpc")).Dependencies.Select(d => d.Id));
+    }
+
+    /// <summary>The package's payload: its files minus what every .nupkg carries (OPC parts, the nuspec).</summary>
+    private static string[] PackageFiles(string id)
+    {
+        using var zip = ZipFile.OpenRead(LocalFeed.PackagePath(id));
+        return zip.Entries.Select(entry => entry.FullName)
+            .Where(name => !name.StartsWith("_rels/", StringComparison.Ordinal)
+                           && !name.StartsWith("package/", StringComparison.Ordinal)
+                           && name != "[Content_Types].xml"
+                           && name != $"{id}.nuspec")
+            .ToArray();
+    }
+
+    private static NuspecDocument Nuspec(string packagePath)
+    {
+        using var zip = ZipFile.OpenRead(packagePath);
+        var entry = zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal) && !e.FullName.Contains('/'));
+        using var stream = entry.Open();
+        return new NuspecDocument(XDocument.Load(stream));
+    }
+
+    private sealed class NuspecDocument(XDocument document)
+    {
+        public XNamespace Ns { get; } = document.Root!.Name.Namespace;
+
+        public XElement Metadata => document.Root!.Element(Ns + "metadata")!;
+
+        public string Id => Element("id")!;
+
+        public string Version => Element("version")!;
+
+        public IEnumerable<(string Id, string Version)> Dependencies =>
+            Metadata.Descendants(Ns + "dependency").Select(d => (d.Attribute("id")!.Value, d.Attribute("version")!.Value));
+
+        public string? Element(string name) => Metadata.Element(Ns + name)?.Value;
+    }
+}
