@@ -38,7 +38,7 @@ public sealed partial class NewUserTests(NewUserApp app) : IClassFixture<NewUser
         await AssertCallAsync(app.AotExecutable, []);
     }
 
-    [JsonRpcSeparateFact]
+    [Fact]
     public async Task The_nativeaot_app_has_no_JSON_RPC_in_its_restore_graph_or_binary()
     {
         await app.PublishAotAsync();

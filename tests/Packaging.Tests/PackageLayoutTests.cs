@@ -20,14 +20,14 @@ public sealed class PackageLayoutTests
             "MessagePack",
             // Logging and metrics (issue 11): the abstractions only, so an app without them pays nothing.
             "Microsoft.Extensions.Logging.Abstractions", "Microsoft.Extensions.Diagnostics.Abstractions",
-            .. LocalFeed.JsonRpcIsSeparate ? Array.Empty<string>() : ["StreamJsonRpc"],
         ],
         ["Rpc.JsonRpc"] = ["StreamJsonRpc"],
         ["Rpc.Hosting"] =
         [
             "Microsoft.Extensions.Hosting.Abstractions", "Microsoft.Extensions.DependencyInjection.Abstractions",
             "Microsoft.Extensions.Options", "Microsoft.Extensions.Configuration.Abstractions",
-            "Microsoft.Extensions.Options.ConfigurationExtensions", "Microsoft.Extensions.Logging.Abstractions",
+            "Microsoft.Extensions.Options.ConfigurationExtensions", "Microsoft.Extensions.Configuration.Binder",
+            "Microsoft.Extensions.Logging.Abstractions",
             "Microsoft.Extensions.Diagnostics.HealthChecks", "Microsoft.Extensions.Diagnostics.HealthChecks.Abstractions",
         ],
     };
@@ -117,7 +117,7 @@ public sealed class PackageLayoutTests
         Assert.Contains("MessagePack", runtime);
     }
 
-    [JsonRpcSeparateFact]
+    [Fact]
     public void Only_Rpc_JsonRpc_depends_on_StreamJsonRpc()
     {
         Assert.DoesNotContain("StreamJsonRpc", Nuspec(LocalFeed.PackagePath("Rpc.Runtime")).Dependencies.Select(d => d.Id));

@@ -28,7 +28,7 @@ internal sealed class WorkQueueInvoker : IRpcInvoker
     // Null when the hub's RpcConnectionOptions.LoggerFactory is.
     private readonly ILogger? _logger;
 
-    /// <param name="producer">The connection the calls come from, or <see langword="null"/> for in-process callers.</param>
+    // producer: the connection the calls come from (paused while the queue is full), or null for in-process callers.
     public WorkQueueInvoker(WorkQueueDispatcher dispatcher, RpcConnection? producer, WorkQueueMetrics metrics, int maxAttempts, string hubName, ILogger? logger, CancellationToken stopping)
     {
         _dispatcher = dispatcher;
