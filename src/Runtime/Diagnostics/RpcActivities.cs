@@ -68,6 +68,24 @@ internal sealed class CallObservation
         return new CallObservation(connection, method, connection.Instruments.ServerCallDuration, activity);
     }
 
+    /// <summary>
+    /// Starts the span of one group broadcast (<c>Producer</c>, ended by disposing it), however many members get the
+    /// message: the members' spans are not its children, since the message is serialized once, without trace context.
+    /// </summary>
+    /// <returns>The span, or <see langword="null"/> when nobody samples it.</returns>
+    public static Activity? StartBroadcast(RpcMethod method, string groupName)
+    {
+        var activity = RpcTelemetry.Activities.StartActivity($"{method.ServiceName}/{method.WireName}", ActivityKind.Producer);
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag("rpc.service", method.ServiceName);
+            activity.SetTag("rpc.method", method.WireName);
+            activity.SetTag("rpc.group.name", groupName);
+        }
+
+        return activity;
+    }
+
     /// <summary>Makes the span current until the returned scope is disposed, so calls the implementation makes are its children.</summary>
     public Scope Enter() => new(Activity);
 

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
+using Rpc.Diagnostics;
 using Rpc.Runtime;
 using Rpc.Serialization;
 
@@ -40,8 +41,11 @@ internal sealed class GroupInvoker<TContract>(RpcGroup<TContract> group, MemberF
     where TContract : class
 {
     public void Notify<TArguments>(RpcMethod method, in TArguments arguments)
-        where TArguments : struct, IRpcArguments<TArguments> =>
+        where TArguments : struct, IRpcArguments<TArguments>
+    {
+        using var broadcast = RpcTelemetry.Activities.HasListeners() ? CallObservation.StartBroadcast(method, group.Name) : null;
         group.Broadcast(method, arguments, filter);
+    }
 
     public Task<TResult> InvokeAsync<TArguments, TResult>(RpcMethod method, in TArguments arguments, RpcFormatter<TResult> resultFormatter, CancellationToken cancellationToken)
         where TArguments : struct, IRpcArguments<TArguments> =>

@@ -14,6 +14,7 @@ using OpenTelemetry.Trace;
 using Rpc.Diagnostics;
 using Rpc.Protocols.Binary;
 using Rpc.Tests.Conformance;
+using Rpc.Tests.Groups;
 using Rpc.Tests.WorkQueues;
 
 namespace Rpc.Tests.Diagnostics;
@@ -211,6 +212,31 @@ public sealed class TelemetryTests : TestBase
             // The span belongs to the call: the caller's own current activity is what it was.
             Assert.Null(Activity.Current);
         }
+    }
+
+    [Fact]
+    public async Task A_group_broadcast_is_one_producer_span_whatever_the_number_of_members()
+    {
+        var exported = new List<Activity>();
+        using var tracing = Sdk.CreateTracerProviderBuilder().AddSource("Rpc", TestSource.Name).AddInMemoryExporter(exported).Build();
+        await using var first = MemberPair.Create(1);
+        await using var second = MemberPair.Create(2);
+        using var group = new RpcGroup<IGroupMember>(new RpcGroupOptions { Name = $"otel-{Guid.NewGuid():N}" });
+        group.Add(first.PublisherSide);
+        group.Add(second.PublisherSide);
+
+        ActivityTraceId traceId;
+        using (var test = TestSource.StartActivity("test"))
+        {
+            traceId = test!.TraceId;
+            group.All.OnTick(1, "tick");
+        }
+
+        await first.Member.WaitForCountAsync(1, TimeoutToken);
+        await second.Member.WaitForCountAsync(1, TimeoutToken);
+        var broadcast = Assert.Single(Spans(exported, traceId, ActivityKind.Producer));
+        Assert.Equal("Rpc.Tests.Groups.IGroupMember/OnTick", broadcast.DisplayName);
+        Assert.Equal(group.Name, broadcast.GetTagItem("rpc.group.name"));
     }
 
     private static string NewSpanFile() => Path.Combine(Path.GetTempPath(), $"rpc-spans-{Guid.NewGuid():N}.txt");
