@@ -41,6 +41,7 @@ public sealed class HealthTests
         statuses.Add(watch.Current);
 
         var running = connection.CreateProxy<IProbe>().SlowAsync(1500);
+        await TestHosts.UntilAsync(() => host.Services.GetRequiredService<InstanceTracker>().SlowCallsStarted == 1, "the slow call to run");
         var stopping = host.StopAsync();
         while (await watch.MoveNextAsync().AsTask().WaitAsync(TestHosts.Patience))
         {

@@ -21,7 +21,14 @@ public sealed class InstanceTracker
 {
     private int _next;
 
+    private int _slowCallsStarted;
+
     public ConcurrentDictionary<int, bool> Disposed { get; } = new();
+
+    /// <summary>Gets how many slow calls reached an implementation (a test stops the server only once one runs).</summary>
+    public int SlowCallsStarted => Volatile.Read(ref _slowCallsStarted);
+
+    public void SlowCallStarted() => Interlocked.Increment(ref _slowCallsStarted);
 
     public int Create()
     {
@@ -41,6 +48,7 @@ public sealed class SingletonProbe(InstanceTracker tracker) : IProbe
 
     public async Task<int> SlowAsync(int milliseconds, CancellationToken cancellationToken = default)
     {
+        tracker.SlowCallStarted();
         await Task.Delay(milliseconds, cancellationToken);
         return _id;
     }

@@ -183,8 +183,9 @@ public sealed class ServerTests
         var host = await TestHosts.StartProbeServerAsync(endpoint);
         await using var connection = await RpcConnection.ConnectAsync(endpoint);
         var probe = connection.CreateProxy<IProbe>();
-        var running = probe.SlowAsync(1000);
-        await TestHosts.UntilAsync(() => host.Services.GetRequiredService<RpcServer>().Connections.Count == 1, "the connection");
+        // Long enough to still run when the first refused call has been seen, on a loaded machine too.
+        var running = probe.SlowAsync(3000);
+        await TestHosts.UntilAsync(() => host.Services.GetRequiredService<InstanceTracker>().SlowCallsStarted == 1, "the slow call to run");
         var stopping = host.StopAsync();
 
         // New calls are refused from the moment the drain starts, while the running one goes on.
