@@ -47,12 +47,12 @@ internal sealed partial class RpcServerHostedService(
         await server.StopAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Rpc server listening on {Endpoint}")]
+    [LoggerMessage(EventId = 7001, EventName = "HostedServerListening", Level = LogLevel.Information, Message = "Rpc server listening on {Endpoint}")]
     private static partial void LogListening(ILogger logger, string endpoint);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Rpc server has no endpoint to listen on: set Rpc:Server:Endpoints or call ListenOn")]
+    [LoggerMessage(EventId = 7002, EventName = "HostedServerWithoutEndpoint", Level = LogLevel.Warning, Message = "Rpc server has no endpoint to listen on: set Rpc:Server:Endpoints or call ListenOn")]
     private static partial void LogNoEndpoint(ILogger logger);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Rpc server stopping: draining {Connections} connections")]
+    [LoggerMessage(EventId = 7003, EventName = "HostedServerStopping", Level = LogLevel.Information, Message = "Rpc server stopping: draining {Connections} connections")]
     private static partial void LogStopping(ILogger logger, int connections);
 }

@@ -43,9 +43,9 @@ internal sealed partial class RpcWorkerHostedService<TContract>(TContract implem
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Rpc worker connected to the hub at {Endpoint}")]
+    [LoggerMessage(EventId = 7101, EventName = "HostedWorkerConnected", Level = LogLevel.Information, Message = "Rpc worker connected to the hub at {Endpoint}")]
     private static partial void LogConnected(ILogger logger, string endpoint);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Rpc worker cannot reach the hub at {Endpoint}: {Reason}")]
+    [LoggerMessage(EventId = 7102, EventName = "HostedWorkerHubUnreachable", Level = LogLevel.Warning, Message = "Rpc worker cannot reach the hub at {Endpoint}: {Reason}")]
     private static partial void LogUnreachable(ILogger logger, string endpoint, string reason);
 }

@@ -12,7 +12,7 @@ namespace Rpc.Protocols.JsonRpc;
 internal sealed class JsonRpcProtocol : RpcProtocol
 {
     private JsonRpcProtocol()
-        : base("JsonRpc")
+        : base("JsonRpc", "jsonrpc")
     {
     }
 

@@ -104,11 +104,6 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
 
     public override bool IsClosed => Volatile.Read(ref _closed) != 0;
 
-    /// <summary>Gets <c>jsonrpc</c>, the semantic conventions' name for JSON-RPC.</summary>
-    public override string RpcSystem => "jsonrpc";
-
-
-
     internal JsonRpcEngine Rpc => _rpc;
 
     /// <summary>Starts the span and duration of an incoming call, parented to the caller's <c>traceparent</c> if it sent one.</summary>

@@ -39,9 +39,6 @@ internal abstract class ProtocolConnection : IRpcInvoker, IAsyncDisposable
     /// <summary>Gets the peer, as the transport describes it (for log messages).</summary>
     protected string RemoteEndpoint { get; private set; } = string.Empty;
 
-    /// <summary>Gets the protocol's <c>rpc.system</c> in metrics and spans.</summary>
-    public abstract string RpcSystem { get; }
-
     /// <summary>Gets or sets what this connection adds to its calls' metrics and spans; set before <see cref="Start"/>.</summary>
     public ConnectionTelemetry Telemetry { get; set; } = ConnectionTelemetry.Unobserved;
 

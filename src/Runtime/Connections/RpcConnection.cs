@@ -36,7 +36,7 @@ public sealed class RpcConnection : IAsyncDisposable
             : reason => transportConnection.Abort(reason);
         var keepAliveInterval = options.KeepAliveIntervalFor(remoteEndpoint);
         _protocol = options.Protocol.CreateConnection(pipe, options, abortTransport, keepAliveInterval);
-        _protocol.Telemetry = new ConnectionTelemetry(RpcTelemetry.For(options.MeterFactory), _protocol.RpcSystem, remoteEndpoint, dialed);
+        _protocol.Telemetry = new ConnectionTelemetry(RpcTelemetry.For(options.MeterFactory), _protocol.Protocol.RpcSystem, remoteEndpoint, dialed);
         if (options.LoggerFactory is { } loggerFactory)
         {
             var logger = loggerFactory.CreateLogger(RpcLog.ConnectionCategory);

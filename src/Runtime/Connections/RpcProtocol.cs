@@ -11,7 +11,11 @@ namespace Rpc;
 /// </summary>
 public abstract class RpcProtocol
 {
-    private protected RpcProtocol(string name) => Name = name;
+    private protected RpcProtocol(string name, string rpcSystem)
+    {
+        Name = name;
+        RpcSystem = rpcSystem;
+    }
 
     /// <summary>
     /// Gets Rpc's compact binary protocol (length-prefixed frames, method ids, MessagePack payloads): the default between
@@ -21,6 +25,9 @@ public abstract class RpcProtocol
 
     /// <summary>Gets the protocol's name, as errors and logs show it.</summary>
     public string Name { get; }
+
+    /// <summary>Gets the protocol's <c>rpc.system</c> in metrics and spans (OpenTelemetry's semantic conventions for RPC).</summary>
+    internal string RpcSystem { get; }
 
     /// <summary>Returns <see cref="Name"/>.</summary>
     /// <returns>The name.</returns>
@@ -36,7 +43,7 @@ public abstract class RpcProtocol
     /// <summary>Gets whether a client whose first byte is <paramref name="firstByte"/> speaks this protocol (a server's endpoint asks each protocol it serves).</summary>
     internal abstract bool IsFirstByteOfClient(byte firstByte);
 
-    private sealed class BinaryProtocol() : RpcProtocol("Binary")
+    private sealed class BinaryProtocol() : RpcProtocol("Binary", "rpc-dotnet")
     {
         internal override ProtocolConnection CreateConnection(IDuplexPipe transport, RpcConnectionOptions options, Action<Exception?> abortTransport, TimeSpan keepAliveInterval) =>
             new BinaryProtocolConnection(transport, options, abortTransport, keepAliveInterval);

@@ -99,9 +99,6 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
 
     public override bool IsClosed => Volatile.Read(ref _closed) != 0;
 
-    /// <summary>Gets <c>rpc-dotnet</c>, this protocol's name in metrics and spans.</summary>
-    public override string RpcSystem => "rpc-dotnet";
-
     private object PendingGate => _pending;
 
     private object IncomingGate => _incoming;
