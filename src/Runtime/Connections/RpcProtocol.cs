@@ -40,6 +40,13 @@ public abstract class RpcProtocol
     /// <param name="keepAliveInterval">The resolved <see cref="RpcConnectionOptions.KeepAliveInterval"/>; infinite for none.</param>
     internal abstract ProtocolConnection CreateConnection(IDuplexPipe transport, RpcConnectionOptions options, Action<Exception?> abortTransport, TimeSpan keepAliveInterval);
 
+    /// <summary>
+    /// Gets whether this protocol's clients send something as soon as they connect (the binary hello), so a server may
+    /// close a client that stays silent past <see cref="Transports.TransportOptions.HandshakeTimeout"/>. A JSON-RPC client
+    /// has no greeting: it may connect and wait before its first request, as an idle connection may.
+    /// </summary>
+    internal virtual bool ClientGreetsOnConnect => false;
+
     /// <summary>Gets whether a client whose first byte is <paramref name="firstByte"/> speaks this protocol (a server's endpoint asks each protocol it serves).</summary>
     internal abstract bool IsFirstByteOfClient(byte firstByte);
 
@@ -49,5 +56,7 @@ public abstract class RpcProtocol
             new BinaryProtocolConnection(transport, options, abortTransport, keepAliveInterval);
 
         internal override bool IsFirstByteOfClient(byte firstByte) => firstByte == ProtocolHello.FirstByte;
+
+        internal override bool ClientGreetsOnConnect => true;
     }
 }

@@ -17,7 +17,7 @@ internal static class ProtocolSniffer
     /// <param name="input">The transport's reader.</param>
     /// <param name="served">The endpoint's protocols.</param>
     /// <param name="remoteEndpoint">The client, for error messages.</param>
-    /// <param name="timeout">How long the client may stay silent (<see cref="Transports.TransportOptions.HandshakeTimeout"/>).</param>
+    /// <param name="timeout">How long the client may stay silent (<see cref="Transports.TransportOptions.HandshakeTimeout"/>, or infinite).</param>
     /// <param name="stopping">Fires when the server stops.</param>
     /// <returns>The protocol the client speaks.</returns>
     /// <exception cref="RpcProtocolException">The first byte belongs to none of the served protocols.</exception>

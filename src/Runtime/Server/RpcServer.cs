@@ -67,7 +67,7 @@ public sealed class RpcServer : IAsyncDisposable
 
     /// <summary>
     /// Raised (for tests and diagnostics) when an accepted client is closed before it became a connection: it sent
-    /// nothing within <see cref="TransportOptions.HandshakeTimeout"/> (<see cref="TimeoutException"/>), its first byte
+    /// nothing within <see cref="TransportOptions.HandshakeTimeout"/> on a binary-only endpoint (<see cref="TimeoutException"/>), its first byte
     /// belongs to no protocol, or to one its endpoint does not serve (<see cref="RpcProtocolException"/>).
     /// </summary>
     internal event Action<Exception>? ClientRefused;
@@ -309,8 +309,13 @@ public sealed class RpcServer : IAsyncDisposable
         RpcProtocol protocol;
         try
         {
+            // Silence is bounded only where every served protocol's clients greet at once: a JSON-RPC client may connect
+            // and wait before its first request, which is no more than an idle connection.
+            var silenceLimit = Array.TrueForAll(served, static p => p.ClientGreetsOnConnect)
+                ? _options.Connection.Transport.HandshakeTimeout
+                : Timeout.InfiniteTimeSpan;
             protocol = await ProtocolSniffer.DetectAsync(
-                transport.Transport.Input, served, transport.RemoteEndpoint, _options.Connection.Transport.HandshakeTimeout, _stopping.Token).ConfigureAwait(false);
+                transport.Transport.Input, served, transport.RemoteEndpoint, silenceLimit, _stopping.Token).ConfigureAwait(false);
         }
         catch (Exception exception)
         {

@@ -166,10 +166,10 @@ public sealed class ProtocolSniffingTests : TestBase
     }
 
     [Fact]
-    public async Task A_silent_client_is_closed_after_HandshakeTimeout_and_delays_no_other_client()
+    public async Task A_silent_client_of_a_binary_only_endpoint_is_closed_after_HandshakeTimeout_and_delays_no_other_client()
     {
         var handshakeTimeout = TimeSpan.FromSeconds(3);
-        await using var server = new RpcServer(new RpcServerOptions { Protocols = [RpcProtocol.Binary, RpcProtocol.JsonRpc], Connection = { Transport = { HandshakeTimeout = handshakeTimeout } } })
+        await using var server = new RpcServer(new RpcServerOptions { Protocols = [RpcProtocol.Binary], Connection = { Transport = { HandshakeTimeout = handshakeTimeout } } })
             .AddService<ITestService>(new TestService());
         var refusals = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
         server.ClientRefused += refusals.Enqueue;
@@ -180,10 +180,8 @@ public sealed class ProtocolSniffingTests : TestBase
 
         // Accepted after the silent one, served while it is still waiting for its first byte.
         await using (var binary = await ConnectAsync(endpoint, "tcp", RpcProtocol.Binary))
-        await using (var json = await ConnectAsync(endpoint, "tcp", RpcProtocol.JsonRpc))
         {
             Assert.Equal(3, await binary.CreateProxy<ITestService>().AddAsync(1, 2, TimeoutToken).WaitAsync(TimeoutToken));
-            Assert.Equal(7, await json.CreateProxy<ITestService>().AddAsync(3, 4, TimeoutToken).WaitAsync(TimeoutToken));
         }
 
         Assert.True(silentFor.Elapsed < handshakeTimeout, $"the other clients took {silentFor.Elapsed}");
@@ -197,6 +195,25 @@ public sealed class ProtocolSniffingTests : TestBase
         var refusal = Assert.IsType<TimeoutException>(Assert.Single(refusals));
         Assert.Contains("sent nothing within 3 s (TransportOptions.HandshakeTimeout)", refusal.Message, StringComparison.Ordinal);
         await WaitUntilAsync(() => server.Connections.Count == 0);
+    }
+
+    [Fact]
+    public async Task A_json_rpc_client_may_stay_silent_past_HandshakeTimeout_where_JSON_RPC_is_served()
+    {
+        // JSON-RPC has no greeting: a client may connect and wait before its first request, like an idle connection.
+        var handshakeTimeout = TimeSpan.FromSeconds(1);
+        await using var server = new RpcServer(new RpcServerOptions { Protocols = [RpcProtocol.Binary, RpcProtocol.JsonRpc], Connection = { Transport = { HandshakeTimeout = handshakeTimeout } } })
+            .AddService<ITestService>(new TestService());
+        var refusals = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
+        server.ClientRefused += refusals.Enqueue;
+        var endpoint = await server.ListenAsync(TestEndpoints.Create("unix"), TimeoutToken);
+        await using var json = await ConnectAsync(endpoint, "unix", RpcProtocol.JsonRpc);
+
+        // The server would have closed it by now under a limit: its Completion does not complete within 3x the timeout.
+        var closed = await Task.WhenAny(json.Completion, Task.Delay(handshakeTimeout * 3, TimeoutToken));
+        Assert.NotSame(json.Completion, closed);
+        Assert.Equal(7, await json.CreateProxy<ITestService>().AddAsync(3, 4, TimeoutToken).WaitAsync(TimeoutToken));
+        Assert.Empty(refusals);
     }
 
     private Task<RpcConnection> ConnectAsync(string endpoint, string transport, RpcProtocol protocol) =>
