@@ -1,19 +1,20 @@
 using System;
-using System.Threading.Tasks;
 
 namespace Rpc.Hosting;
 
 /// <summary>
-/// An <see cref="RpcClient"/> the container owns. The container disposes it in either way it is disposed: a container
-/// disposed synchronously (<c>using var host = builder.Build()</c>) throws for a service that is only
-/// <see cref="IAsyncDisposable"/>, as <see cref="RpcClient"/> is.
+/// An <see cref="RpcClient"/> the container owns. Disposing it (with the container, either way) stops the client at
+/// once (calls fail with <see cref="ObjectDisposedException"/>) and starts closing its connection, without waiting for
+/// the close.
 /// </summary>
-internal sealed class ContainerOwnedClient(RpcClient client) : IDisposable, IAsyncDisposable
+/// <remarks>
+/// Waiting could wait for itself. Without a synchronization context the code after an awaited call runs on the thread
+/// that received the reply, and closing the connection waits for that thread's receive loop to end; a host disposed
+/// there with <c>using</c> (whose <c>Dispose</c> blocks on its asynchronous disposal) would never return.
+/// </remarks>
+internal sealed class ContainerOwnedClient(RpcClient client) : IDisposable
 {
     public RpcClient Client { get; } = client;
 
-    public ValueTask DisposeAsync() => Client.DisposeAsync();
-
-    // On the thread pool, so a caller's synchronization context cannot be what the disposal waits for.
-    public void Dispose() => Task.Run(() => Client.DisposeAsync().AsTask()).GetAwaiter().GetResult();
+    public void Dispose() => _ = Client.DisposeAsync().AsTask();
 }

@@ -14,7 +14,7 @@ using Rpc.Hosting;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
-/// <summary>Registers Rpc servers, clients and workers in a dependency-injection container.</summary>
+/// <summary>Registers Rpc servers, clients, workers and group subscribers in a dependency-injection container.</summary>
 public static class RpcHostingServiceCollectionExtensions
 {
     /// <summary>The configuration section a hosted server binds by default.</summary>
@@ -25,6 +25,9 @@ public static class RpcHostingServiceCollectionExtensions
 
     /// <summary>The configuration section under which each worker binds the section of its contract's name.</summary>
     public const string WorkersSection = "Rpc:Workers";
+
+    /// <summary>The configuration section under which each group subscriber binds the section of its callback contract's name.</summary>
+    public const string SubscribersSection = "Rpc:Subscribers";
 
     /// <summary>
     /// Registers an <see cref="RpcServer"/> that a hosted service starts with the host (listening on every endpoint of
@@ -53,6 +56,7 @@ public static class RpcHostingServiceCollectionExtensions
             registrations = new ServiceRegistrations();
             registrations.Add(Rpc.Runtime.RpcContractRegistry.Get<IRpcHealth>().Name, static (server, provider, _) => server.AddService<IRpcHealth>(provider.GetRequiredService<RpcHealthService>()));
             services.AddSingleton(registrations);
+            KnownProtocols.In(services);
             services.AddOptions<RpcServerOptions>()
                 .Configure<IServiceProvider>((options, provider) =>
                 {
@@ -60,6 +64,10 @@ public static class RpcHostingServiceCollectionExtensions
                     {
                         section.Bind(options);
                     }
+
+                    // RpcProtocol is a class configuration cannot express; its names bind into RpcServerEndpointOptions.
+                    options.Protocols = provider.GetRequiredService<KnownProtocols>()
+                        .Resolve(provider.GetRequiredService<IOptions<RpcServerEndpointOptions>>().Value.Protocols, configurationSection);
                 })
                 .PostConfigure<IServiceProvider>((options, provider) => UseHostDiagnostics(options.Connection, provider));
             services.AddOptions<RpcServerEndpointOptions>()
@@ -205,6 +213,64 @@ public static class RpcHostingServiceCollectionExtensions
             provider.GetRequiredService<TImplementation>(),
             provider.GetRequiredService<IOptionsMonitor<RpcWorkerOptions>>().Get(name),
             provider.GetRequiredService<ILogger<RpcWorkerHostedService<TContract>>>()));
+        return services;
+    }
+
+    /// <summary>
+    /// Registers a hosted group subscriber: from host start to stop a reconnecting <see cref="RpcClient"/> of
+    /// <paramref name="endpoint"/> serves <typeparamref name="TCallback"/> with <typeparamref name="TImplementation"/>
+    /// (one object, made by the container) on each connection and runs <paramref name="subscribe"/> on it, so after a
+    /// lost connection or a restarted server it is a member of the same groups again. Stopping the host closes the
+    /// connection: the server's groups drop it. Its <see cref="RpcSubscriberOptions"/> bind from
+    /// <c>Rpc:Subscribers:&lt;callback contract name&gt;</c>, then <paramref name="configure"/> runs.
+    /// </summary>
+    /// <typeparam name="TCallback">The contract the server's group calls (an <c>RpcGroup&lt;TCallback&gt;</c> there).</typeparam>
+    /// <typeparam name="TImplementation">Receives the group's calls; called from the connection's receive loop.</typeparam>
+    /// <param name="services">The container.</param>
+    /// <param name="endpoint">The server's endpoint, or <see langword="null"/> to take it from configuration.</param>
+    /// <param name="subscribe">
+    /// Joins the groups on each new connection, for example
+    /// <c>(connection, ct) =&gt; connection.CreateProxy&lt;IFeed&gt;().SubscribeAsync("prices")</c>; see <see cref="RpcSubscriberOptions.Subscribe"/>.
+    /// </param>
+    /// <param name="configure">Sets options in code, after configuration.</param>
+    /// <returns>The container.</returns>
+    public static IServiceCollection AddRpcSubscriber<TCallback, [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TImplementation>(
+        this IServiceCollection services,
+        string? endpoint = null,
+        Func<RpcConnection, System.Threading.CancellationToken, System.Threading.Tasks.Task>? subscribe = null,
+        Action<RpcSubscriberOptions>? configure = null)
+        where TCallback : class
+        where TImplementation : class, TCallback
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        Rpc.Runtime.RpcContractRegistry.Get<TCallback>();
+        var name = typeof(TCallback).Name;
+        services.AddOptions<RpcSubscriberOptions>(name)
+            .Configure<IServiceProvider>((options, provider) =>
+            {
+                if (Section(provider, $"{SubscribersSection}:{name}") is { } section)
+                {
+                    section.Bind(options);
+                }
+
+                if (endpoint is not null)
+                {
+                    options.Endpoint = endpoint;
+                }
+
+                if (subscribe is not null)
+                {
+                    options.Subscribe = subscribe;
+                }
+
+                configure?.Invoke(options);
+            })
+            .PostConfigure<IServiceProvider>((options, provider) => UseHostDiagnostics(options.Client.Connection, provider));
+        services.TryAddSingleton<TImplementation>();
+        services.AddSingleton<IHostedService>(provider => new RpcSubscriberHostedService<TCallback>(
+            provider.GetRequiredService<TImplementation>(),
+            provider.GetRequiredService<IOptionsMonitor<RpcSubscriberOptions>>().Get(name),
+            provider.GetRequiredService<ILogger<RpcSubscriberHostedService<TCallback>>>()));
         return services;
     }
 

@@ -64,6 +64,20 @@ public sealed class RpcServerBuilder
         Services.Configure<RpcServerEndpointOptions>(options => options.Endpoints.Add(endpoint));
         return this;
     }
+
+    /// <summary>
+    /// Serves <paramref name="protocol"/> too (on every endpoint, beside <see cref="RpcProtocol.Binary"/>), and lets
+    /// configuration name it: <c>"Protocols": ["JsonRpc"]</c> under the server's section chooses among the known
+    /// protocols by <see cref="RpcProtocol.Name"/>.
+    /// </summary>
+    /// <param name="protocol">For example <c>RpcProtocol.JsonRpc</c> (package Rpc.JsonRpc).</param>
+    /// <returns>This builder.</returns>
+    public RpcServerBuilder AddProtocol(RpcProtocol protocol)
+    {
+        ArgumentNullException.ThrowIfNull(protocol);
+        KnownProtocols.In(Services).Add(protocol);
+        return this;
+    }
 }
 
 /// <summary>What the server serves, kept until the container makes the server.</summary>

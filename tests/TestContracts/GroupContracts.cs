@@ -111,3 +111,30 @@ public sealed class TopicFeed(RpcConnection connection, ConcurrentDictionary<str
         return Task.CompletedTask;
     }
 }
+
+/// <summary>What a test calls on a publisher in another process (tests/TestHost) to broadcast to a topic and watch its members.</summary>
+[RpcContract]
+public interface IFeedControl
+{
+    /// <summary>Sends <see cref="IGroupMember.OnTick"/> to every member of <paramref name="topic"/>; returns how many there were.</summary>
+    Task<int> PublishAsync(string topic, long sequence);
+
+    Task<int> MemberCountAsync(string topic);
+}
+
+/// <summary>The publisher's side of <see cref="IFeedControl"/>, over the topics its <see cref="TopicFeed"/>s fill.</summary>
+public sealed class TopicControl(ConcurrentDictionary<string, RpcGroup<IGroupMember>> topics) : IFeedControl
+{
+    public Task<int> PublishAsync(string topic, long sequence)
+    {
+        if (!topics.TryGetValue(topic, out var group))
+        {
+            return Task.FromResult(0);
+        }
+
+        group.All.OnTick(sequence, topic);
+        return Task.FromResult(group.Count);
+    }
+
+    public Task<int> MemberCountAsync(string topic) => Task.FromResult(topics.TryGetValue(topic, out var group) ? group.Count : 0);
+}

@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Concurrent;
 using System.Threading;
 using System.Threading.Tasks;
 using Rpc;
@@ -9,7 +10,8 @@ using Rpc.Tests.Groups;
 //                     [--frame-timeout <milliseconds>] [--trace-file <path>]
 //   Prints "READY <bound endpoint>" per endpoint, then serves until stdin closes or the process is killed. Its endpoints
 //   serve both protocols; --protocol restricts them to one. --trace-file appends each span of the "Rpc" source the
-//   process ends to the file, one line each (tests/Shared/SpanFile.cs).
+//   process ends to the file, one line each (tests/Shared/SpanFile.cs). Besides ITestService the server publishes: IFeed
+//   (clients join topics, each an RpcGroup<IGroupMember>) and IFeedControl (a test broadcasts to a topic, counts its members).
 // Or:    Rpc.TestHost --subscribe <endpoint> --topic <topic> [--protocol binary|json] [--tls-ca <file>]
 //   A subscriber: connects to a publisher serving IFeed, serves IGroupMember there (its id is this process's id), subscribes
 //   to the topic, prints "READY <pid>", then runs until stdin closes, the publisher goes away or the process is killed.
@@ -70,9 +72,12 @@ if (publisher is not null)
     return await SubscribeAsync(publisher, topic, options.Connection);
 }
 
+var topics = new ConcurrentDictionary<string, RpcGroup<IGroupMember>>();
 await using var server = new RpcServer(options)
     .AddService<ITestService>(connection => new TestService(connection.CreateProxy<ICallback>()))
-    .AddService<ISharedHandleService>(new SharedHandleService());
+    .AddService<ISharedHandleService>(new SharedHandleService())
+    .AddService<IFeed>(connection => new TopicFeed(connection, topics))
+    .AddService<IFeedControl>(new TopicControl(topics));
 foreach (var endpoint in endpoints)
 {
     Console.WriteLine($"READY {await server.ListenAsync(endpoint)}");

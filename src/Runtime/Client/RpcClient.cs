@@ -1,6 +1,8 @@
 using System;
 using System.Threading;
 using System.Threading.Tasks;
+using Microsoft.Extensions.Logging;
+using Rpc.Diagnostics;
 using Rpc.Runtime;
 using Rpc.Transports;
 
@@ -32,6 +34,9 @@ public sealed partial class RpcClient : IAsyncDisposable
     private readonly Invoker _invoker;
     private readonly CancellationTokenSource _disposing = new();
 
+    // Null when RpcConnectionOptions.LoggerFactory is.
+    private readonly ILogger? _logger;
+
     // Guards the state and the start of the connection loop; never held on the call path or while user code runs.
     private readonly object _gate = new();
 
@@ -57,6 +62,7 @@ public sealed partial class RpcClient : IAsyncDisposable
         _endpoint = endpoint;
         _options = options;
         _invoker = new Invoker(this);
+        _logger = options.Connection.LoggerFactory?.CreateLogger(RpcLog.ClientCategory);
     }
 
     /// <summary>Occurs when <see cref="State"/> changes, on the thread that changed it. Handlers must not block.</summary>
@@ -258,6 +264,11 @@ public sealed partial class RpcClient : IAsyncDisposable
                 }
 
                 var delay = policy.GetDelay(failures, Random.Shared.NextDouble());
+                if (_logger is not null)
+                {
+                    RpcLog.ClientConnectFailed(_logger, failures == 1 ? LogLevel.Warning : LogLevel.Debug, _endpoint, failures, delay, exception.Message);
+                }
+
                 var backoff = Task.Delay(delay, _options.Connection.TimeProvider, token);
                 BackoffStarted?.Invoke(failures, delay);
                 await backoff.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
@@ -275,6 +286,11 @@ public sealed partial class RpcClient : IAsyncDisposable
                 if (!ready.TrySetResult(connection))
                 {
                     return; // Disposed while connecting.
+                }
+
+                if (everConnected && _logger is not null)
+                {
+                    RpcLog.ClientReconnected(_logger, _endpoint, failures + 1);
                 }
 
                 failures = 0;
@@ -315,6 +331,11 @@ public sealed partial class RpcClient : IAsyncDisposable
 
     private void GiveUp(Exception lastError, int attempts)
     {
+        if (_logger is not null)
+        {
+            RpcLog.ClientGaveUp(_logger, _endpoint, attempts, lastError);
+        }
+
         RpcClientState previous;
         lock (_gate)
         {

@@ -25,6 +25,9 @@ internal static partial class RpcLog
     /// <summary>The category of child processes.</summary>
     public const string ChildProcessCategory = "Rpc.RpcChildProcess";
 
+    /// <summary>The category of reconnecting clients.</summary>
+    public const string ClientCategory = "Rpc.RpcClient";
+
     /// <summary>Logs a connection's end at the level its reason deserves (see the README's level policy).</summary>
     /// <param name="logger">The connection's logger.</param>
     /// <param name="remoteEndpoint">The peer.</param>
@@ -101,6 +104,19 @@ internal static partial class RpcLog
 
     [LoggerMessage(1008, LogLevel.Error, "The server could not set up the connection from {RemoteEndpoint}; it was closed.")]
     public static partial void ConnectionSetupFailed(ILogger logger, string remoteEndpoint, Exception exception);
+
+    /// <remarks>
+    /// Warning for the first failure in a row, Debug for the following: a server down for an hour is one line an operator
+    /// sees, not one per backoff step (<see cref="ClientReconnected"/> or <see cref="ClientGaveUp"/> ends the episode).
+    /// </remarks>
+    [LoggerMessage(EventId = 1009, Message = "Connecting to {Endpoint} failed (attempt {Attempt} in a row); trying again in {Delay}: {Reason}")]
+    public static partial void ClientConnectFailed(ILogger logger, LogLevel level, string endpoint, int attempt, TimeSpan delay, string reason);
+
+    [LoggerMessage(1010, LogLevel.Information, "Reconnected to {Endpoint} after {Attempts} attempt(s).")]
+    public static partial void ClientReconnected(ILogger logger, string endpoint, int attempts);
+
+    [LoggerMessage(1011, LogLevel.Error, "Gave up connecting to {Endpoint} after {Attempts} failed attempt(s) in a row; calls fail until ConnectAsync or a call starts it again.")]
+    public static partial void ClientGaveUp(ILogger logger, string endpoint, int attempts, Exception exception);
 
     // ---- 2xxx protocol ----
 

@@ -276,6 +276,58 @@ public sealed class LoggingTests : TestBase, IAsyncLifetime
         Assert.Equal("137", StateOf(exit, "ExitCode"));
     }
 
+    [Fact]
+    public async Task A_reconnecting_client_logs_its_first_failed_attempt_as_a_warning_the_next_as_debug_and_its_reconnect()
+    {
+        var endpoint = TestEndpoints.Create("unix");
+        var first = StartServer(new RpcServerOptions());
+        await first.ListenAsync(endpoint, TimeoutToken);
+        await using var client = new RpcClient(endpoint, new RpcClientOptions
+        {
+            Connection = { LoggerFactory = _loggerFactory },
+            Reconnect = { InitialDelay = TimeSpan.FromMilliseconds(20), MaxDelay = TimeSpan.FromMilliseconds(50) },
+        });
+        var probe = client.GetProxy<ILogProbe>();
+        await client.ConnectAsync(TimeoutToken);
+        Assert.Equal(3, await probe.AddAsync(1, 2));
+        Assert.Empty(ClientRecords());
+
+        await first.DisposeAsync();
+        await WaitUntilAsync(() => ClientRecords().Count(r => r.Id.Id == 1009) >= 2, what: "two failed attempts are logged");
+        await using var second = StartServer(new RpcServerOptions());
+        await second.ListenAsync(endpoint, TimeoutToken);
+        var reconnected = await WaitForAsync(1010);
+
+        var failures = ClientRecords().Where(r => r.Id.Id == 1009).ToList();
+        Assert.Equal(LogLevel.Warning, failures[0].Level);
+        Assert.Equal("1", StateOf(failures[0], "Attempt"));
+        Assert.Equal(endpoint, StateOf(failures[0], "Endpoint"));
+        Assert.All(failures.Skip(1), failure => Assert.Equal(LogLevel.Debug, failure.Level));
+        Assert.Equal(LogLevel.Information, reconnected.Level);
+        Assert.Equal("Rpc.RpcClient", reconnected.Category);
+        Assert.Equal((failures.Count + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), StateOf(reconnected, "Attempts"));
+        Assert.Equal(3, await probe.AddAsync(1, 2).WaitAsync(TimeoutToken));
+    }
+
+    [Fact]
+    public async Task A_client_that_gives_up_logs_an_error_with_the_last_attempts_error()
+    {
+        var endpoint = TestEndpoints.Create("unix");
+        await using var client = new RpcClient(endpoint, new RpcClientOptions
+        {
+            Connection = { LoggerFactory = _loggerFactory },
+            Reconnect = { InitialDelay = TimeSpan.FromMilliseconds(10), MaxAttempts = 2 },
+        });
+
+        await Assert.ThrowsAsync<ConnectionLostException>(() => client.ConnectAsync(TimeoutToken));
+
+        var gaveUp = await WaitForAsync(1011);
+        Assert.Equal(LogLevel.Error, gaveUp.Level);
+        Assert.Equal("2", StateOf(gaveUp, "Attempts"));
+        Assert.NotNull(gaveUp.Exception);
+        Assert.Equal(LogLevel.Warning, Assert.Single(ClientRecords(), r => r.Id.Id == 1009).Level);
+    }
+
     private static string? StateOf(FakeLogRecord record, string key) =>
         record.GetStructuredStateValue(key);
 
@@ -285,6 +337,9 @@ public sealed class LoggingTests : TestBase, IAsyncLifetime
         server.ConnectionAccepted += connection => _accepted.Enqueue(connection.RemoteEndpoint);
         return server;
     }
+
+    private List<FakeLogRecord> ClientRecords() =>
+        [.. _logs.GetSnapshot().Where(r => r.Category == "Rpc.RpcClient")];
 
     private async Task<FakeLogRecord> WaitForAsync(int eventId)
     {
