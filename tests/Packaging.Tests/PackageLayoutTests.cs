@@ -3,6 +3,9 @@ using System.Collections.Generic;
 using System.IO;
 using System.IO.Compression;
 using System.Linq;
+using System.Reflection.Metadata;
+using System.Text;
+using System.Threading.Tasks;
 using System.Xml.Linq;
 
 namespace Rpc.Packaging.Tests;
@@ -31,6 +34,9 @@ public sealed class PackageLayoutTests
             "Microsoft.Extensions.Diagnostics.HealthChecks", "Microsoft.Extensions.Diagnostics.HealthChecks.Abstractions",
         ],
     };
+
+    /// <summary>The kind of a portable PDB's SourceLink record (the Portable PDB specification).</summary>
+    private static readonly Guid SourceLinkKind = new("CC110556-A091-4D38-9FEC-25AB9A351A6A");
 
     [Fact]
     public void The_feed_holds_exactly_the_shipping_packages_each_with_its_symbols()
@@ -122,6 +128,54 @@ public sealed class PackageLayoutTests
     {
         Assert.DoesNotContain("StreamJsonRpc", Nuspec(LocalFeed.PackagePath("Rpc.Runtime")).Dependencies.Select(d => d.Id));
         Assert.Contains("StreamJsonRpc", Nuspec(LocalFeed.PackagePath("Rpc.JsonRpc")).Dependencies.Select(d => d.Id));
+    }
+
+    [Fact]
+    public async Task Every_package_names_the_commit_it_was_built_from_and_its_portable_pdb_maps_the_sources_to_that_commit()
+    {
+        var head = (await Command.RunCheckedAsync("git", ["rev-parse", "HEAD"], RepositoryRoot(), TimeSpan.FromSeconds(30))).Trim();
+        foreach (var id in LocalFeed.ExpectedPackages)
+        {
+            var nuspec = Nuspec(LocalFeed.PackagePath(id));
+            var repository = nuspec.Metadata.Element(nuspec.Ns + "repository")!;
+            Assert.Equal(head, repository.Attribute("commit")?.Value);
+
+            // Debuggers fetch each source file of the PDB from the URL its SourceLink map gives, at that commit.
+            var ownerAndName = new Uri(repository.Attribute("url")!.Value).AbsolutePath.Trim('/');
+            Assert.Contains($"\"https://raw.githubusercontent.com/{ownerAndName}/{head}/*\"", SourceLinkOf(id), StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>The SourceLink JSON of the package's PDB, which must be a portable PDB (a Windows PDB fails to open here).</summary>
+    private static string SourceLinkOf(string id)
+    {
+        using var symbols = ZipFile.OpenRead(Path.ChangeExtension(LocalFeed.PackagePath(id), ".snupkg"));
+        var pdb = new MemoryStream();
+        using (var entry = symbols.GetEntry($"lib/net10.0/{id}.pdb")!.Open())
+        {
+            entry.CopyTo(pdb);
+        }
+
+        pdb.Position = 0;
+        using var provider = MetadataReaderProvider.FromPortablePdbStream(pdb);
+        var reader = provider.GetMetadataReader();
+        var sourceLinks = reader.CustomDebugInformation
+            .Select(reader.GetCustomDebugInformation)
+            .Where(information => reader.GetGuid(information.Kind) == SourceLinkKind)
+            .Select(information => Encoding.UTF8.GetString(reader.GetBlobBytes(information.Value)))
+            .ToList();
+        return Assert.Single(sourceLinks);
+    }
+
+    private static string RepositoryRoot()
+    {
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Rpc.sln")))
+        {
+            root = root.Parent;
+        }
+
+        return root?.FullName ?? throw new DirectoryNotFoundException("Rpc.sln was not found above the test output directory.");
     }
 
     /// <summary>The package's payload: its files minus what every .nupkg carries (OPC parts, the nuspec).</summary>
