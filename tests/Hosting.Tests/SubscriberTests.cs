@@ -1,9 +1,12 @@
 using System;
 using System.Diagnostics;
+using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Rpc.Tests;
 using Rpc.Tests.Groups;
 
@@ -18,13 +21,14 @@ public sealed class SubscriberTests
     public async Task HostedSubscriber_ReceivesBroadcasts_SubscribesAgainAfterTheServerRestarts_AndLeavesWhenTheHostStops()
     {
         var endpoint = TestHosts.NewEndpoint();
+        var logs = new FakeLogCollector();
         var publisher = await ServerProcess.StartAsync([endpoint], cancellationToken: Timeout());
         IHost? host = null;
         try
         {
             host = await TestHosts.StartAsync(services =>
             {
-                services.AddLogging();
+                services.AddLogging(logging => logging.SetMinimumLevel(LogLevel.Debug).AddProvider(new FakeLoggerProvider(logs)));
                 services.AddRpcSubscriber<IGroupMember, RecordingMember>(
                     endpoint,
                     subscribe: (connection, cancellationToken) => connection.CreateProxy<IFeed>().SubscribeAsync(Topic).WaitAsync(cancellationToken),
@@ -47,6 +51,11 @@ public sealed class SubscriberTests
             await TestHosts.UntilAsync(() => member.Count == 2, "the broadcast after the restart to arrive");
             Assert.Equal([1L, 2L], member.Ticks);
 
+            // What the operator saw: subscribed, lost (with the reason), the client's reconnect, subscribed again.
+            var events = logs.GetSnapshot().Select(record => record.Id.Id).Where(id => id is 7111 or 7112 or 1010).ToArray();
+            Assert.Equal([7111, 7112], events[..2]);
+            Assert.Equal([7111, 1010], events[^2..]);
+
             await host.StopAsync().WaitAsync(TestHosts.Patience);
             await using var control = await RpcConnection.ConnectAsync(endpoint, cancellationToken: Timeout());
             await UntilAsync(async () => await control.CreateProxy<IFeedControl>().MemberCountAsync(Topic) == 0, "the member to leave with the host");
@@ -59,6 +68,44 @@ public sealed class SubscriberTests
             }
 
             await publisher.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task ASubscribeStepThatThrows_ClosesThatConnection_AndTheNextConnectionSubscribes()
+    {
+        var endpoint = TestHosts.NewEndpoint();
+        var logs = new FakeLogCollector();
+        await using var publisher = await ServerProcess.StartAsync([endpoint], cancellationToken: Timeout());
+        var attempts = 0;
+        var host = await TestHosts.StartAsync(services =>
+        {
+            services.AddLogging(logging => logging.AddProvider(new FakeLoggerProvider(logs)));
+            services.AddRpcSubscriber<IGroupMember, RecordingMember>(
+                endpoint,
+                subscribe: async (connection, cancellationToken) =>
+                {
+                    if (Interlocked.Increment(ref attempts) == 1)
+                    {
+                        throw new InvalidOperationException("not yet");
+                    }
+
+                    await connection.CreateProxy<IFeed>().SubscribeAsync(Topic).WaitAsync(cancellationToken);
+                },
+                configure: options => options.Client.Reconnect.InitialDelay = TimeSpan.FromMilliseconds(20));
+        });
+        try
+        {
+            await PublishWhenSubscribedAsync(endpoint, sequence: 1);
+            await TestHosts.UntilAsync(() => host.Services.GetRequiredService<RecordingMember>().Count == 1, "the broadcast to arrive");
+            Assert.Equal(2, Volatile.Read(ref attempts));
+            var failed = Assert.Single(logs.GetSnapshot(), record => record.Id.Id == 7113);
+            Assert.Equal(LogLevel.Warning, failed.Level);
+            Assert.Contains("not yet", failed.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await TestHosts.StopAsync(host);
         }
     }
 
