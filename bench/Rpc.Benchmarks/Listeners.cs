@@ -7,7 +7,7 @@ namespace Rpc.Benchmarks;
 /// <summary>
 /// With <c>RPC_BENCH_LISTENERS=1</c> in the environment (inherited by the server processes), every process of the run
 /// listens as an OpenTelemetry SDK would: an <see cref="ActivityListener"/> recording every span of the <c>Rpc</c> source
-/// and a <see cref="MeterListener"/> on the call-duration histograms, both with callbacks that do nothing, so the rows
+/// and a <see cref="MeterListener"/> on the call-duration histograms and the byte counter, all with callbacks that do nothing, so the rows
 /// measure what Rpc itself costs when observed (exporting is the SDK's cost, not Rpc's).
 /// </summary>
 internal static class Listeners
@@ -32,13 +32,14 @@ internal static class Listeners
         {
             InstrumentPublished = (instrument, listener) =>
             {
-                if (instrument.Meter.Name == "Rpc" && instrument.Name is "rpc.client.call.duration" or "rpc.server.call.duration")
+                if (instrument.Meter.Name == "Rpc" && instrument.Name is "rpc.client.call.duration" or "rpc.server.call.duration" or "rpc.connection.io")
                 {
                     listener.EnableMeasurementEvents(instrument);
                 }
             },
         };
         meters.SetMeasurementEventCallback<double>(static (_, _, _, _) => { });
+        meters.SetMeasurementEventCallback<long>(static (_, _, _, _) => { });
         meters.Start();
     }
 }

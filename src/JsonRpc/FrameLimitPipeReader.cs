@@ -4,6 +4,8 @@ using System.Buffers.Text;
 using System.IO.Pipelines;
 using System.Threading;
 using System.Threading.Tasks;
+using Rpc.Connections;
+using Rpc.Diagnostics;
 
 namespace Rpc.Protocols.JsonRpc;
 
@@ -18,7 +20,8 @@ namespace Rpc.Protocols.JsonRpc;
 /// <c>Content-Length</c> is rejected rather than "last one wins"), so the two can never disagree on where a message
 /// ends. Body bytes are skipped by counting, never copied or inspected; the only allocation is one small line buffer
 /// per connection. The same scan tells when StreamJsonRpc asks for more bytes of an incomplete message, which starts the
-/// connection's <see cref="FrameDeadline"/>.
+/// connection's <see cref="FrameDeadline"/>. What StreamJsonRpc consumes is counted as received
+/// (<see cref="ConnectionTelemetry.OnReceived"/>), once per <see cref="AdvanceTo(SequencePosition, SequencePosition)"/>.
 /// </remarks>
 internal sealed class FrameLimitPipeReader : PipeReader
 {
@@ -28,6 +31,7 @@ internal sealed class FrameLimitPipeReader : PipeReader
     private static ReadOnlySpan<byte> ContentLengthName => "Content-Length"u8;
 
     private readonly PipeReader _inner;
+    private readonly ProtocolConnection _connection;
     private readonly int _maxFrameSize;
     private readonly Action<RpcProtocolException> _onViolation;
     private readonly Func<Task?> _takeReadPause;
@@ -49,6 +53,7 @@ internal sealed class FrameLimitPipeReader : PipeReader
     private RpcProtocolException? _violation;
 
     /// <param name="inner">The transport's reader.</param>
+    /// <param name="connection">The connection reading, whose <see cref="ProtocolConnection.Telemetry"/> counts the bytes (set after this is made).</param>
     /// <param name="maxFrameSize">The largest body accepted.</param>
     /// <param name="onViolation">Told of a violation before the read that found it throws.</param>
     /// <param name="takeReadPause">
@@ -57,10 +62,11 @@ internal sealed class FrameLimitPipeReader : PipeReader
     /// </param>
     /// <param name="frameDeadline">Timed while a message is incomplete, or <see langword="null"/> for no limit.</param>
     /// <param name="keepAlive">Told of every read and every pause of reading, or <see langword="null"/> when keepalive is off.</param>
-    public FrameLimitPipeReader(PipeReader inner, int maxFrameSize, Action<RpcProtocolException> onViolation, Func<Task?> takeReadPause, FrameDeadline? frameDeadline, KeepAlive? keepAlive)
+    public FrameLimitPipeReader(PipeReader inner, ProtocolConnection connection, int maxFrameSize, Action<RpcProtocolException> onViolation, Func<Task?> takeReadPause, FrameDeadline? frameDeadline, KeepAlive? keepAlive)
     {
         _keepAlive = keepAlive;
         _inner = inner;
+        _connection = connection;
         _maxFrameSize = maxFrameSize;
         _onViolation = onViolation;
         _takeReadPause = takeReadPause;
@@ -101,6 +107,7 @@ internal sealed class FrameLimitPipeReader : PipeReader
         _inner.AdvanceTo(consumed, examined);
         _scanned -= consumedLength;
         _lastBuffer = default;
+        _connection.Telemetry.OnReceived(consumedLength);
     }
 
     public override void CancelPendingRead() => _inner.CancelPendingRead();

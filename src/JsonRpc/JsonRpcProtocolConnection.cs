@@ -79,8 +79,8 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
         };
         _frameDeadline = FrameDeadline.Create(options.FrameTimeout, OnFrameTimeout);
         _keepAlive = KeepAlive.Create(keepAliveInterval, options, SendPing, OnKeepAliveTimeout);
-        var input = new FrameLimitPipeReader(pipe.Input, options.MaxFrameSize, OnViolation, TakeReadPause, _frameDeadline, _keepAlive);
-        var handler = new DuplicateRequestRejectingHandler(pipe.Output, input, formatter, this);
+        var input = new FrameLimitPipeReader(pipe.Input, this, options.MaxFrameSize, OnViolation, TakeReadPause, _frameDeadline, _keepAlive);
+        var handler = new DuplicateRequestRejectingHandler(new CountingPipeWriter(pipe.Output, this), input, formatter, this);
         _rpc = new JsonRpcEngine(handler, formatter, this)
         {
             CancelLocallyInvokedMethodsWhenConnectionIsClosed = true,

@@ -137,9 +137,11 @@ public sealed class RpcConnectionOptions
     public ILoggerFactory? LoggerFactory { get; set; }
 
     /// <summary>
-    /// Gets or sets the factory of the <c>Rpc</c> meter this connection records its call durations and open-connection
-    /// count on (for example the host's, so metrics are scoped to its container), or <see langword="null"/> (the
-    /// default) for one meter shared by the process. Nothing is recorded while no listener enables the instruments.
+    /// Gets or sets the factory of the <c>Rpc</c> meter this connection records its call durations, open-connection
+    /// count and bytes sent and received on (for example the host's, so metrics are scoped to its container), or
+    /// <see langword="null"/> (the default) for one meter shared by the process; a work-queue hub's
+    /// <see cref="WorkQueueOptions.Server"/> also puts the hub's own instruments there. Nothing is recorded while no
+    /// listener enables the instruments.
     /// </summary>
     public IMeterFactory? MeterFactory { get; set; }
 

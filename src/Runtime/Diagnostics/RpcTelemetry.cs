@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 
 namespace Rpc.Diagnostics;
@@ -9,8 +10,8 @@ namespace Rpc.Diagnostics;
 /// <summary>
 /// The <c>Rpc</c> meter's call and connection instruments (OpenTelemetry semantic conventions for RPC), one set per
 /// meter: the shared static meter, or one per <see cref="IMeterFactory"/>. The dispatch, group and work-queue
-/// instruments live on <see cref="SharedMeter"/> under <c>rpc.dispatch.*</c>, <c>rpc.group.*</c> and
-/// <c>rpc.work_queue.*</c>.
+/// instruments (<c>rpc.dispatch.*</c>, <c>rpc.group.*</c>, <c>rpc.work_queue.*</c>) are created by their own parts, on
+/// <see cref="Meter"/>, once per instance of this (see <see cref="For{T}(IMeterFactory?, Func{Meter, T})"/>).
 /// </summary>
 internal sealed class RpcTelemetry
 {
@@ -24,12 +25,17 @@ internal sealed class RpcTelemetry
 
     private static readonly ConditionalWeakTable<IMeterFactory, RpcTelemetry> s_byFactory = [];
 
+    // Made rarely (with a dispatcher, group or hub), and made once: a lock, not a race that could create instruments twice.
+    private readonly Dictionary<Type, object> _parts = [];
+
     private RpcTelemetry(Meter meter)
     {
+        Meter = meter;
         var durationAdvice = new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets };
         ClientCallDuration = meter.CreateHistogram("rpc.client.call.duration", "s", "Duration of calls made, from send to reply (or failure).", tags: null, durationAdvice);
         ServerCallDuration = meter.CreateHistogram("rpc.server.call.duration", "s", "Duration of calls served, from arrival to reply.", tags: null, durationAdvice);
         ActiveConnections = meter.CreateUpDownCounter<long>("rpc.connection.active", "{connection}", "Open connections.");
+        ConnectionIo = meter.CreateCounter<long>("rpc.connection.io", "By", "Bytes the protocol handed to the transport (network.io.direction: transmit) and took from it (receive).");
     }
 
     /// <summary>Gets the meter used when no <see cref="IMeterFactory"/> is given.</summary>
@@ -46,9 +52,34 @@ internal sealed class RpcTelemetry
 
     public UpDownCounter<long> ActiveConnections { get; }
 
+    public Counter<long> ConnectionIo { get; }
+
+    /// <summary>Gets the meter these instruments are on.</summary>
+    public Meter Meter { get; }
+
     /// <summary>Gets the instruments of <paramref name="factory"/>'s <c>Rpc</c> meter, or the shared ones when it is <see langword="null"/>.</summary>
     public static RpcTelemetry For(IMeterFactory? factory) =>
         factory is null ? Shared : s_byFactory.GetValue(factory, static f => new RpcTelemetry(f.Create(new MeterOptions(Name) { Version = Version })));
+
+    /// <summary>
+    /// Gets the instruments of one part (the dispatcher's, the groups', the work queues') on <paramref name="factory"/>'s
+    /// <c>Rpc</c> meter, or on the shared one: created by <paramref name="create"/> the first time, once per meter.
+    /// </summary>
+    public static T For<T>(IMeterFactory? factory, Func<Meter, T> create)
+        where T : class
+    {
+        var instruments = For(factory);
+        lock (instruments._parts)
+        {
+            if (!instruments._parts.TryGetValue(typeof(T), out var part))
+            {
+                part = create(instruments.Meter);
+                instruments._parts.Add(typeof(T), part);
+            }
+
+            return (T)part;
+        }
+    }
 
     /// <summary>The <c>error.type</c> of a failed call: the error code of an Rpc failure, else the exception's type.</summary>
     public static string ErrorType(Exception exception) => exception switch
@@ -67,6 +98,8 @@ internal sealed class RpcTelemetry
 internal sealed class ConnectionTelemetry
 {
     private readonly KeyValuePair<string, object?>[] _tags;
+    private readonly KeyValuePair<string, object?>[] _receiveTags;
+    private readonly KeyValuePair<string, object?>[] _transmitTags;
 
     /// <param name="instruments">The meter's instruments.</param>
     /// <param name="system">The protocol's <c>rpc.system</c>.</param>
@@ -81,7 +114,10 @@ internal sealed class ConnectionTelemetry
         {
             var scheme = remoteEndpoint[..schemeEnd].ToLowerInvariant();
             tags.Add(new("network.transport", scheme is "tls" ? "tcp" : scheme));
-            if (dialed && Uri.TryCreate(remoteEndpoint, UriKind.Absolute, out var uri))
+
+            // A transport may follow the endpoint with a detail: "shm://calc (server pid 42)".
+            var endpoint = remoteEndpoint.IndexOf(" (", StringComparison.Ordinal) is var detail and > 0 ? remoteEndpoint[..detail] : remoteEndpoint;
+            if (dialed && Uri.TryCreate(endpoint, UriKind.Absolute, out var uri))
             {
                 tags.Add(new("server.address", uri.IsDefaultPort || uri.Port < 0 ? (uri.Host.Length > 0 ? uri.Host : uri.AbsolutePath) : uri.Host));
                 if (uri.Port > 0)
@@ -92,6 +128,8 @@ internal sealed class ConnectionTelemetry
         }
 
         _tags = [.. tags];
+        _receiveTags = [.. tags, new("network.io.direction", "receive")];
+        _transmitTags = [.. tags, new("network.io.direction", "transmit")];
     }
 
     /// <summary>Gets the tags without a listener for a connection nobody named (in-process pipes).</summary>
@@ -116,6 +154,36 @@ internal sealed class ConnectionTelemetry
         foreach (var tag in _tags)
         {
             activity.SetTag(tag.Key, tag.Value);
+        }
+    }
+
+    /// <summary>Counts bytes the protocol took from the transport (once per read, not per message), if anyone listens.</summary>
+    public void OnReceived(long bytes)
+    {
+        if (bytes > 0 && Instruments.ConnectionIo.Enabled)
+        {
+            Instruments.ConnectionIo.Add(bytes, _receiveTags);
+        }
+    }
+
+    /// <summary>
+    /// Counts what <paramref name="output"/> holds unflushed, if anyone listens: called right before each flush, so every
+    /// byte is counted once, per flush rather than per message.
+    /// </summary>
+    public void OnFlushing(PipeWriter output)
+    {
+        if (Instruments.ConnectionIo.Enabled && output.CanGetUnflushedBytes)
+        {
+            OnTransmitted(output.UnflushedBytes);
+        }
+    }
+
+    /// <summary>Counts bytes handed to the transport, if anyone listens.</summary>
+    public void OnTransmitted(long bytes)
+    {
+        if (bytes > 0 && Instruments.ConnectionIo.Enabled)
+        {
+            Instruments.ConnectionIo.Add(bytes, _transmitTags);
         }
     }
 

@@ -1,12 +1,9 @@
 using System;
-using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Diagnostics;
-using System.Diagnostics.Metrics;
 using System.Threading;
 using System.Threading.Channels;
 using System.Threading.Tasks;
-using Rpc.Diagnostics;
 
 namespace Rpc;
 
@@ -18,7 +15,7 @@ namespace Rpc;
 /// <para>Without a dispatcher (the default), calls run inline on each connection's receive thread: the fastest path,
 /// fine for methods that await rather than block. A dispatcher bounds how many calls run at once across connections,
 /// and when its queue is full the connections stop reading, so back-pressure reaches callers through the transport.</para>
-/// <para>Metrics (meter <c>Rpc</c>, tag <c>rpc.dispatcher</c>): <c>rpc.dispatch.queue.depth</c> (calls waiting),
+/// <para>Metrics (meter <c>Rpc</c>, <see cref="RpcDispatcherOptions.MeterFactory"/>'s or the shared one; tag <c>rpc.dispatcher</c>): <c>rpc.dispatch.queue.depth</c> (calls waiting),
 /// <c>rpc.dispatch.queue.wait</c> (ms a call waited for a worker), <c>rpc.dispatch.calls.started</c>,
 /// <c>rpc.dispatch.backpressure</c> (times a connection stopped reading because the queue was full), and
 /// <c>rpc.dispatch.calls.rejected</c> (calls answered with an error before running, tagged by <c>reason</c>).</para>
@@ -28,23 +25,13 @@ namespace Rpc;
 /// </remarks>
 public sealed class RpcDispatcher : IAsyncDisposable
 {
-    private static readonly Meter Meter = RpcTelemetry.SharedMeter;
-    private static readonly ConcurrentDictionary<RpcDispatcher, byte> Live = new();
-    private static readonly Histogram<double> QueueWait = Meter.CreateHistogram<double>("rpc.dispatch.queue.wait", "ms", "How long a call waited in the queue for a worker.");
-    private static readonly Counter<long> Started = Meter.CreateCounter<long>("rpc.dispatch.calls.started", "{call}", "Calls taken by a worker.");
-    private static readonly Counter<long> Backpressure = Meter.CreateCounter<long>("rpc.dispatch.backpressure", "{event}", "Times a connection stopped reading because the queue was full.");
-    private static readonly Counter<long> Rejected = Meter.CreateCounter<long>("rpc.dispatch.calls.rejected", "{call}", "Calls answered with an error before they ran.");
-
     private readonly RpcDispatcherOptions _options;
-    private readonly KeyValuePair<string, object?> _tag;
+    private readonly DispatchMetrics _metrics;
     private readonly Channel<object> _ready;
     private readonly SemaphoreSlim _slots;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task[] _workers;
     private int _depth;
-
-    static RpcDispatcher() =>
-        Meter.CreateObservableGauge("rpc.dispatch.queue.depth", ObserveDepths, "{call}", "Calls waiting for a worker.");
 
     /// <summary>Starts a dispatcher and its workers.</summary>
     /// <param name="options">Settings, or <see langword="null"/> for the defaults.</param>
@@ -52,7 +39,8 @@ public sealed class RpcDispatcher : IAsyncDisposable
     {
         _options = options ?? new RpcDispatcherOptions();
         _options.Validate();
-        _tag = new("rpc.dispatcher", _options.Name);
+        MetricTag = new("rpc.dispatcher", _options.Name);
+        _metrics = DispatchMetrics.For(_options.MeterFactory);
         _slots = new SemaphoreSlim(_options.QueueCapacity, _options.QueueCapacity);
 
         // Unbounded in type only: every item holds one of the QueueCapacity slots (a FIFO lane holds its calls' slots).
@@ -63,7 +51,7 @@ public sealed class RpcDispatcher : IAsyncDisposable
             _workers[i] = Task.Run(WorkAsync);
         }
 
-        Live[this] = 0;
+        _metrics.Track(this);
     }
 
     /// <summary>Gets the settings.</summary>
@@ -72,11 +60,14 @@ public sealed class RpcDispatcher : IAsyncDisposable
     /// <summary>Gets how many calls wait for a worker.</summary>
     public int QueueDepth => Volatile.Read(ref _depth);
 
+    /// <summary>Gets the <c>rpc.dispatcher</c> tag of this dispatcher's measurements.</summary>
+    internal KeyValuePair<string, object?> MetricTag { get; }
+
     /// <summary>Stops the workers after the calls they are running; queued calls of open connections are dropped.</summary>
     /// <returns>A task that completes when every worker has stopped.</returns>
     public async ValueTask DisposeAsync()
     {
-        if (!Live.TryRemove(this, out _))
+        if (!_metrics.Untrack(this))
         {
             return;
         }
@@ -93,14 +84,14 @@ public sealed class RpcDispatcher : IAsyncDisposable
     /// <summary>Waits for a queue slot, which the caller then owns.</summary>
     internal Task ReserveAsync(CancellationToken cancellationToken)
     {
-        Backpressure.Add(1, _tag);
+        _metrics.Backpressure.Add(1, MetricTag);
         return _slots.WaitAsync(cancellationToken);
     }
 
     /// <summary>Gives back a slot reserved but not used.</summary>
     internal void Unreserve() => _slots.Release();
 
-    internal void RecordRejected(string reason) => Rejected.Add(1, _tag, new KeyValuePair<string, object?>("reason", reason));
+    internal void RecordRejected(string reason) => _metrics.Rejected.Add(1, MetricTag, new KeyValuePair<string, object?>("reason", reason));
 
     /// <summary>Queues a call whose slot the caller reserved.</summary>
     internal void Enqueue(DispatchItem call, DispatchLane? lane)
@@ -113,14 +104,6 @@ public sealed class RpcDispatcher : IAsyncDisposable
         else if (lane.Add(call))
         {
             _ready.Writer.TryWrite(lane);
-        }
-    }
-
-    private static IEnumerable<Measurement<int>> ObserveDepths()
-    {
-        foreach (var dispatcher in Live.Keys)
-        {
-            yield return new Measurement<int>(dispatcher.QueueDepth, dispatcher._tag);
         }
     }
 
@@ -137,8 +120,12 @@ public sealed class RpcDispatcher : IAsyncDisposable
                     var call = lane is null ? (DispatchItem)item : lane.Take();
                     Interlocked.Decrement(ref _depth);
                     _slots.Release();
-                    QueueWait.Record(Stopwatch.GetElapsedTime(call.EnqueuedAt).TotalMilliseconds, _tag);
-                    Started.Add(1, _tag);
+                    if (_metrics.QueueWait.Enabled)
+                    {
+                        _metrics.QueueWait.Record(Stopwatch.GetElapsedTime(call.EnqueuedAt).TotalMilliseconds, MetricTag);
+                    }
+
+                    _metrics.Started.Add(1, MetricTag);
                     await call.RunAsync().ConfigureAwait(false);
 
                     // A FIFO lane goes to the back of the line after each call, so one busy connection cannot hog a worker.

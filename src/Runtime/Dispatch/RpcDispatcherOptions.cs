@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics.Metrics;
 
 namespace Rpc;
 
@@ -35,6 +36,12 @@ public sealed class RpcDispatcherOptions
 
     /// <summary>Gets or sets the name reported as the <c>rpc.dispatcher</c> tag of the metrics. Default: <c>default</c>.</summary>
     public string Name { get; set; } = "default";
+
+    /// <summary>
+    /// Gets or sets the factory of the <c>Rpc</c> meter that gets the dispatcher's <c>rpc.dispatch.*</c> instruments
+    /// (e.g. the host's). Default: <see langword="null"/>, the shared static meter <c>Rpc</c>.
+    /// </summary>
+    public IMeterFactory? MeterFactory { get; set; }
 
     internal void Validate()
     {

@@ -48,6 +48,7 @@ public sealed class RpcGroup<TContract> : IObservedGroup, IDisposable
     private readonly int _capacity;
     private readonly RpcFullQueuePolicy _policy;
     private readonly TimeSpan _waitTimeout;
+    private readonly RpcGroupMetrics _metrics;
     private readonly GroupCounters _counters;
 
     // Null when RpcGroupOptions.LoggerFactory is.
@@ -71,10 +72,11 @@ public sealed class RpcGroup<TContract> : IObservedGroup, IDisposable
         _policy = options.FullQueuePolicy;
         _waitTimeout = options.FullQueueWaitTimeout;
         Name = options.Name ?? _contract.Name;
-        _counters = new GroupCounters(Name);
+        _metrics = RpcGroupMetrics.For(options.MeterFactory);
+        _counters = new GroupCounters(Name, _metrics);
         _logger = options.LoggerFactory?.CreateLogger(RpcLog.GroupCategory);
         All = _contract.CreateProxy(new GroupInvoker<TContract>(this, null));
-        RpcGroupMetrics.Track(this);
+        _metrics.Track(this);
     }
 
     /// <summary>Gets the group's name (the <c>rpc.group.name</c> tag of its metrics).</summary>
@@ -314,7 +316,7 @@ public sealed class RpcGroup<TContract> : IObservedGroup, IDisposable
             _counters.AddDropped(member.Close(), GroupCounters.MemberLeft);
         }
 
-        RpcGroupMetrics.Untrack(this);
+        _metrics.Untrack(this);
     }
 
     (int Members, long QueuedMessages, int MaxQueueDepth) IObservedGroup.Observe()

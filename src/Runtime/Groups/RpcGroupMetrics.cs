@@ -16,47 +16,43 @@ internal interface IObservedGroup
 }
 
 /// <summary>
-/// The <c>rpc.group.*</c> instruments of the <c>Rpc</c> meter. Instruments are created once; observable ones enumerate the live groups, which are
-/// held weakly so a group nobody disposed still goes away with its last reference.
+/// The <c>rpc.group.*</c> instruments of one <c>Rpc</c> meter, shared by the groups on it. Observable ones enumerate
+/// those live groups, held weakly so a group nobody disposed still goes away with its last reference.
 /// </summary>
-internal static class RpcGroupMetrics
+internal sealed class RpcGroupMetrics
 {
-    private static readonly Meter s_meter = RpcTelemetry.SharedMeter;
-    private static readonly ConditionalWeakTable<IObservedGroup, object?> s_groups = [];
+    private readonly ConditionalWeakTable<IObservedGroup, object?> _groups = [];
 
-    public static readonly Counter<long> MessagesSent = s_meter.CreateCounter<long>(
-        "rpc.group.messages.sent", "{message}", "Messages written to members' connections (one per member per message).");
-
-    public static readonly Counter<long> MessagesDropped = s_meter.CreateCounter<long>(
-        "rpc.group.messages.dropped", "{message}", "Messages a member did not get, by rpc.group.drop_reason: drop_oldest, disconnect, wait_timeout, member_left.");
-
-    public static readonly Counter<long> MembersDisconnected = s_meter.CreateCounter<long>(
-        "rpc.group.members.disconnected", "{member}", "Members disconnected by the full-queue policy, by rpc.group.drop_reason: disconnect, wait_timeout.");
-
-    private static readonly ObservableGauge<long> s_members = s_meter.CreateObservableGauge(
-        "rpc.group.members", static () => Observe(0), "{member}", "Members of each group.");
-
-    private static readonly ObservableGauge<long> s_queueDepth = s_meter.CreateObservableGauge(
-        "rpc.group.queue.depth", static () => Observe(1), "{message}", "Messages waiting in all member queues of each group.");
-
-    private static readonly ObservableGauge<long> s_maxQueueDepth = s_meter.CreateObservableGauge(
-        "rpc.group.queue.depth.max", static () => Observe(2), "{message}", "Messages waiting in the deepest member queue of each group.");
-
-    public static void Track(IObservedGroup group)
+    private RpcGroupMetrics(Meter meter)
     {
-        // Touch the gauges so the static initializer cannot drop them as unused.
-        _ = s_members;
-        _ = s_queueDepth;
-        _ = s_maxQueueDepth;
-        s_groups.AddOrUpdate(group, null);
+        MessagesSent = meter.CreateCounter<long>(
+            "rpc.group.messages.sent", "{message}", "Messages written to members' connections (one per member per message).");
+        MessagesDropped = meter.CreateCounter<long>(
+            "rpc.group.messages.dropped", "{message}", "Messages a member did not get, by rpc.group.drop_reason: drop_oldest, disconnect, wait_timeout, member_left.");
+        MembersDisconnected = meter.CreateCounter<long>(
+            "rpc.group.members.disconnected", "{member}", "Members disconnected by the full-queue policy, by rpc.group.drop_reason: disconnect, wait_timeout.");
+        meter.CreateObservableGauge("rpc.group.members", () => Observe(0), "{member}", "Members of each group.");
+        meter.CreateObservableGauge("rpc.group.queue.depth", () => Observe(1), "{message}", "Messages waiting in all member queues of each group.");
+        meter.CreateObservableGauge("rpc.group.queue.depth.max", () => Observe(2), "{message}", "Messages waiting in the deepest member queue of each group.");
     }
 
-    public static void Untrack(IObservedGroup group) => s_groups.Remove(group);
+    public Counter<long> MessagesSent { get; }
 
-    private static List<Measurement<long>> Observe(int which)
+    public Counter<long> MessagesDropped { get; }
+
+    public Counter<long> MembersDisconnected { get; }
+
+    /// <summary>Gets the instruments on <paramref name="factory"/>'s meter, or on the shared one.</summary>
+    public static RpcGroupMetrics For(IMeterFactory? factory) => RpcTelemetry.For(factory, static meter => new RpcGroupMetrics(meter));
+
+    public void Track(IObservedGroup group) => _groups.AddOrUpdate(group, null);
+
+    public void Untrack(IObservedGroup group) => _groups.Remove(group);
+
+    private List<Measurement<long>> Observe(int which)
     {
         var measurements = new List<Measurement<long>>();
-        foreach (var (group, _) in s_groups)
+        foreach (var (group, _) in _groups)
         {
             var (members, queued, max) = group.Observe();
             var value = which switch
@@ -73,7 +69,7 @@ internal static class RpcGroupMetrics
 }
 
 /// <summary>One group's counters, shared by its members; also feeds the meter, tagged with the group's name.</summary>
-internal sealed class GroupCounters(string name)
+internal sealed class GroupCounters(string name, RpcGroupMetrics metrics)
 {
     public const string DropOldest = "drop_oldest";
     public const string Disconnect = "disconnect";
@@ -89,7 +85,7 @@ internal sealed class GroupCounters(string name)
 
     public long Disconnected => Interlocked.Read(ref _disconnected);
 
-    public void AddSent(int count) => RpcGroupMetrics.MessagesSent.Add(count, NameTag);
+    public void AddSent(int count) => metrics.MessagesSent.Add(count, NameTag);
 
     public void AddDropped(long count, string reason)
     {
@@ -99,12 +95,12 @@ internal sealed class GroupCounters(string name)
         }
 
         Interlocked.Add(ref _dropped, count);
-        RpcGroupMetrics.MessagesDropped.Add(count, NameTag, new KeyValuePair<string, object?>("rpc.group.drop_reason", reason));
+        metrics.MessagesDropped.Add(count, NameTag, new KeyValuePair<string, object?>("rpc.group.drop_reason", reason));
     }
 
     public void AddDisconnected(string reason)
     {
         Interlocked.Increment(ref _disconnected);
-        RpcGroupMetrics.MembersDisconnected.Add(1, NameTag, new KeyValuePair<string, object?>("rpc.group.drop_reason", reason));
+        metrics.MembersDisconnected.Add(1, NameTag, new KeyValuePair<string, object?>("rpc.group.drop_reason", reason));
     }
 }

@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
 
 namespace Rpc;
@@ -58,6 +59,12 @@ public sealed class RpcGroupOptions
     /// not logged: under load that would be a line per message.
     /// </summary>
     public ILoggerFactory? LoggerFactory { get; set; }
+
+    /// <summary>
+    /// Gets or sets the factory of the <c>Rpc</c> meter that gets the group's <c>rpc.group.*</c> instruments (e.g. the
+    /// host's). Default: <see langword="null"/>, the shared static meter <c>Rpc</c>.
+    /// </summary>
+    public IMeterFactory? MeterFactory { get; set; }
 
     internal void Validate()
     {

@@ -71,7 +71,7 @@ public sealed class WorkQueueHub<TContract> : IAsyncDisposable
         _options.Validate();
         _contract = RpcContractRegistry.Get<TContract>();
         Name = _options.Name ?? _contract.Name;
-        _metrics = new WorkQueueMetrics(Name);
+        _metrics = new WorkQueueMetrics(Name, _options.Server.Connection.MeterFactory);
         _dispatcher = new WorkQueueDispatcher(_options.QueueCapacity, _metrics);
         _logger = _options.Server.Connection.LoggerFactory?.CreateLogger(RpcLog.WorkQueueCategory);
         Invoker = CreateInvoker(producer: null);
@@ -81,7 +81,10 @@ public sealed class WorkQueueHub<TContract> : IAsyncDisposable
         _workerServer.ConnectionAccepted += connection => AddWorker(connection);
     }
 
-    /// <summary>Gets the name of the <c>Rpc</c> meter, whose <c>rpc.work_queue.*</c> instruments report every hub.</summary>
+    /// <summary>
+    /// Gets the name of the <c>Rpc</c> meter, whose <c>rpc.work_queue.*</c> instruments report every hub: the meter of
+    /// <see cref="WorkQueueOptions.Server"/>'s <see cref="RpcConnectionOptions.MeterFactory"/>, or the shared one.
+    /// </summary>
     public static string MeterName => RpcTelemetry.Name;
 
     /// <summary>Gets the hub's name, the <c>rpc.work_queue.hub</c> tag of its metrics.</summary>

@@ -30,7 +30,8 @@ public sealed class WorkQueueOptions
 
     /// <summary>
     /// Gets or sets the settings of the servers that accept workers and producers (connection options, shutdown). Its
-    /// <see cref="RpcConnectionOptions.LoggerFactory"/> is also the hub's own (workers lost, calls re-run).
+    /// <see cref="RpcConnectionOptions.LoggerFactory"/> is also the hub's own (workers lost, calls re-run), and its
+    /// <see cref="RpcConnectionOptions.MeterFactory"/> the meter of the hub's <c>rpc.work_queue.*</c> instruments.
     /// </summary>
     public RpcServerOptions Server { get; set; } = new();
 

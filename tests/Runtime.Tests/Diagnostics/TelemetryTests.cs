@@ -257,7 +257,7 @@ public sealed class TelemetryTests : TestBase
     }
 
     /// <summary>An <see cref="IMeterFactory"/> whose meters are scoped to it, so a collector sees only this test's measurements.</summary>
-    private sealed class TestMeterFactory : IMeterFactory
+    internal sealed class TestMeterFactory : IMeterFactory
     {
         private readonly List<Meter> _meters = [];
 

@@ -177,6 +177,33 @@ public sealed class SharedMemoryPipeTests : TestBase
     }
 
     [Fact]
+    public async Task UnflushedBytes_CountsEveryByteWrittenSinceTheLastFlush_IncludingThoseSpilledIntoTheRing()
+    {
+        // The runtime counts what it sends (rpc.connection.io) by UnflushedBytes before each flush, as a Pipe reports it.
+        await using var listener = await Bounded(RpcTransports.ListenAsync("shm://" + ShmTestSupport.UniqueName(), null, TimeoutToken));
+        var (client, server) = await ConnectPairAsync(listener);
+        await using (client)
+        await using (server)
+        {
+            // Over the writer's 16 KiB buffer, under the 1 MiB ring: most of it spills before the flush, without waiting.
+            var payload = ConnectionTests.RandomBytes(200 * 1000, seed: 9);
+            var receive = Task.Run(() => ReadToEndAsync(server.Transport.Input));
+            var output = client.Transport.Output;
+            Assert.True(output.CanGetUnflushedBytes);
+            WriteInPieces(output, payload, 1000);
+            Assert.Equal(payload.Length, output.UnflushedBytes);
+            await output.FlushAsync(TimeoutToken);
+            Assert.Equal(0, output.UnflushedBytes);
+
+            WriteInPieces(output, payload.AsSpan(0, 10).ToArray(), 10);
+            Assert.Equal(10, output.UnflushedBytes);
+            await output.FlushAsync(TimeoutToken);
+            await output.CompleteAsync();
+            Assert.Equal(payload.Length + 10, (await Bounded(receive)).Length);
+        }
+    }
+
+    [Fact]
     public async Task Complete_WhileAnotherThreadsFlushWaitsForSpace_SendsEverythingThenEnds()
     {
         // The server buffers at most 64 KiB and reads nothing yet, so the ring fills and the client's flush waits.

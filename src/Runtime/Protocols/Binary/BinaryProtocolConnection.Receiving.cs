@@ -48,6 +48,7 @@ internal sealed partial class BinaryProtocolConnection
                     }
                 }
 
+                Telemetry.OnReceived(received - left);
                 TimeIncompleteFrame(remainsIncomplete: !stoppedEarly && left != 0, startedNewFrame: left != received);
 
                 if (TakeReadPause() is { } pause)
@@ -130,6 +131,7 @@ internal sealed partial class BinaryProtocolConnection
 
             if (received)
             {
+                Telemetry.OnReceived(ProtocolHello.Size);
                 _helloTimer!.Dispose();
                 return true;
             }

@@ -121,7 +121,7 @@ internal sealed partial class BinaryProtocolConnection
         {
             while (true)
             {
-                var flush = _transport.Output.FlushAsync();
+                var flush = FlushOutput();
                 if (!flush.IsCompletedSuccessfully)
                 {
                     _ = FlushUntilIdleAsync(flush);
@@ -153,7 +153,7 @@ internal sealed partial class BinaryProtocolConnection
             var result = await pending.ConfigureAwait(false);
             while (!result.IsCompleted && TakeBacklogOrStopFlushing())
             {
-                result = await _transport.Output.FlushAsync().ConfigureAwait(false);
+                result = await FlushOutput().ConfigureAwait(false);
             }
 
             if (result.IsCompleted)
@@ -165,6 +165,13 @@ internal sealed partial class BinaryProtocolConnection
         {
             Close(new ConnectionLostException($"Sending to the peer failed: {exception.Message}", exception));
         }
+    }
+
+    private ValueTask<System.IO.Pipelines.FlushResult> FlushOutput()
+    {
+        var output = _transport.Output;
+        Telemetry.OnFlushing(output);
+        return output.FlushAsync();
     }
 
     /// <summary>Moves the backlog into the pipe (returns <see langword="true"/>: flush again) or ends the flushing turn.</summary>

@@ -57,9 +57,13 @@ internal sealed partial class SharedMemoryConnection
         // Holder of _sending only: spilled bytes were published since the last flush.
         private bool _spillPublished;
 
+        // Writing thread only: bytes spilled into the ring since the last flush. They left [_head, _tail) but are still
+        // unflushed to the writer, as in a Pipe: the runtime counts what it sends by UnflushedBytes before each flush.
+        private long _spilledSinceFlush;
+
         public override bool CanGetUnflushedBytes => true;
 
-        public override long UnflushedBytes => Volatile.Read(ref _tail) - _head;
+        public override long UnflushedBytes => _spilledSinceFlush + Volatile.Read(ref _tail) - _head;
 
         public override void Advance(int bytes)
         {
@@ -113,6 +117,8 @@ internal sealed partial class SharedMemoryConnection
 
                 if (_head == Volatile.Read(ref _tail) && connection._out.Unpublished == 0)
                 {
+                    // Whatever was spilled is already published: this flush has nothing left to copy.
+                    _spilledSinceFlush = 0;
                     return new ValueTask<FlushResult>(FlushedResult);
                 }
 
@@ -197,6 +203,7 @@ internal sealed partial class SharedMemoryConnection
 
                 connection._out.Publish();
                 _spillPublished = false;
+                _spilledSinceFlush = 0;
             }
             catch (Exception ex)
             {
@@ -341,7 +348,9 @@ internal sealed partial class SharedMemoryConnection
             try
             {
                 connection.CheckPeerReads();
+                var head = _head;
                 CopyToRing(wait: false);
+                _spilledSinceFlush += _head - head;
                 var ring = connection._out;
                 if (!_spillPublished || !ring.ConsumerSleeps || ring.Unpublished >= SpillPublishBytes)
                 {
