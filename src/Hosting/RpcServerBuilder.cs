@@ -48,8 +48,13 @@ public sealed class RpcServerBuilder
                 _registrations.Add(contract.Name, static (server, _, scopes) =>
                     server.AddService<TContract>(connection => scopes.For(connection).GetRequiredService<TImplementation>()));
                 break;
+            case RpcServiceLifetime.PerCall:
+                Services.TryAddScoped<TImplementation>();
+                _registrations.Add(contract.Name, static (server, provider, _) =>
+                    server.AddService(new ScopedServiceActivator<TContract, TImplementation>(provider.GetRequiredService<IServiceScopeFactory>())));
+                break;
             default:
-                throw new ArgumentOutOfRangeException(nameof(lifetime), lifetime, "Choose Singleton or PerConnection.");
+                throw new ArgumentOutOfRangeException(nameof(lifetime), lifetime, "Choose Singleton, PerConnection or PerCall.");
         }
 
         return this;

@@ -12,4 +12,12 @@ public enum RpcServiceLifetime
     /// <see cref="RpcConnection"/>, to call the client back.
     /// </summary>
     PerConnection,
+
+    /// <summary>
+    /// One object per call, resolved from a dependency-injection scope of that call; the scope (and the object, if
+    /// disposable) is disposed when the call is over: its task completed, its stream ended or was abandoned, its
+    /// notification returned. Its constructor may take the call's <see cref="RpcConnection"/>. Calls never share an
+    /// object, so it need not be thread-safe.
+    /// </summary>
+    PerCall,
 }
