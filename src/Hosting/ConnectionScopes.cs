@@ -41,12 +41,13 @@ internal sealed class ConnectionScopes(IServiceScopeFactory scopeFactory)
     }
 }
 
-/// <summary>The connection of a per-connection or per-call scope, so the container can inject it.</summary>
+/// <summary>The connection of a per-connection scope, so the container can inject it.</summary>
 internal sealed class ConnectionHolder
 {
     public RpcConnection? Connection { get; set; }
 
     public RpcConnection Get() =>
         Connection ?? throw new InvalidOperationException(
-            "An RpcConnection can only be injected into a service resolved for a connection or a call: serve it with RpcServiceLifetime.PerConnection or PerCall.");
+            "An RpcConnection can only be injected into a service resolved for a connection (RpcServiceLifetime.PerConnection), or into the " +
+            "constructor of a per-call implementation (RpcServiceLifetime.PerCall; not into its scoped dependencies, whose scope would own and close it).");
 }

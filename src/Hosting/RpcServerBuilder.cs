@@ -49,9 +49,8 @@ public sealed class RpcServerBuilder
                     server.AddService<TContract>(connection => scopes.For(connection).GetRequiredService<TImplementation>()));
                 break;
             case RpcServiceLifetime.PerCall:
-                Services.TryAddScoped<TImplementation>();
                 _registrations.Add(contract.Name, static (server, provider, _) =>
-                    server.AddService(new ScopedServiceActivator<TContract, TImplementation>(provider.GetRequiredService<IServiceScopeFactory>())));
+                    server.AddService<TContract>(new ScopedServiceActivator<TContract, TImplementation>(provider.GetRequiredService<IServiceScopeFactory>())));
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(lifetime), lifetime, "Choose Singleton, PerConnection or PerCall.");

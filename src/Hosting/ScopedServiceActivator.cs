@@ -1,4 +1,6 @@
 using System;
+using System.Diagnostics.CodeAnalysis;
+using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Microsoft.Extensions.DependencyInjection;
@@ -6,24 +8,41 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Rpc.Hosting;
 
 /// <summary>
-/// Serves each call with an implementation resolved from a dependency-injection scope of its own, whose
-/// <see cref="RpcConnection"/> is the call's; the scope is disposed when the call is over (<see cref="RpcServiceLifetime.PerCall"/>).
+/// Serves each call with an implementation made in a dependency-injection scope of its own, disposed (and the scope
+/// with it) when the call is over (<see cref="RpcServiceLifetime.PerCall"/>).
 /// </summary>
-internal sealed class ScopedServiceActivator<TContract, TImplementation>(IServiceScopeFactory scopeFactory) : IRpcServiceActivator<TContract>
+/// <remarks>
+/// The implementation is made here, not resolved, so its constructor gets the call's <see cref="RpcConnection"/> as an
+/// argument: a container that resolved the connection would own it, and dispose it (closing it) with the call's scope.
+/// Its other parameters come from the scope.
+/// </remarks>
+internal sealed class ScopedServiceActivator<TContract, [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TImplementation>
+    : IRpcServiceActivator<TContract>
     where TContract : class
     where TImplementation : class, TContract
 {
+    private readonly IServiceScopeFactory _scopeFactory;
+    private readonly ObjectFactory<TImplementation> _factory;
+    private readonly bool _takesConnection;
+
+    public ScopedServiceActivator(IServiceScopeFactory scopeFactory)
+    {
+        _scopeFactory = scopeFactory;
+        _takesConnection = typeof(TImplementation).GetConstructors()
+            .Any(constructor => constructor.GetParameters().Any(parameter => parameter.ParameterType == typeof(RpcConnection)));
+        _factory = ActivatorUtilities.CreateFactory<TImplementation>(_takesConnection ? [typeof(RpcConnection)] : []);
+    }
+
     public RpcActivatorHandle<TContract> Create(RpcConnection connection)
     {
-        var scope = scopeFactory.CreateAsyncScope();
+        var scope = _scopeFactory.CreateAsyncScope();
         try
         {
-            scope.ServiceProvider.GetRequiredService<ConnectionHolder>().Connection = connection;
-            return new RpcActivatorHandle<TContract>(scope.ServiceProvider.GetRequiredService<TImplementation>(), scope);
+            return new RpcActivatorHandle<TContract>(_factory(scope.ServiceProvider, _takesConnection ? [connection] : null), scope);
         }
         catch
         {
-            // The call fails with the resolution's exception; what the scope made before it is disposed meanwhile.
+            // The call fails with the construction's exception; what the scope made before it is disposed meanwhile.
             var disposing = scope.DisposeAsync();
             if (!disposing.IsCompletedSuccessfully)
             {
@@ -34,5 +53,24 @@ internal sealed class ScopedServiceActivator<TContract, TImplementation>(IServic
         }
     }
 
-    public ValueTask ReleaseAsync(RpcActivatorHandle<TContract> service) => ((AsyncServiceScope)service.State!).DisposeAsync();
+    public async ValueTask ReleaseAsync(RpcActivatorHandle<TContract> service)
+    {
+        var scope = (AsyncServiceScope)service.State!;
+        try
+        {
+            switch (service.Instance)
+            {
+                case IAsyncDisposable asyncDisposable:
+                    await asyncDisposable.DisposeAsync().ConfigureAwait(false);
+                    break;
+                case IDisposable disposable:
+                    disposable.Dispose();
+                    break;
+            }
+        }
+        finally
+        {
+            await scope.DisposeAsync().ConfigureAwait(false);
+        }
+    }
 }

@@ -29,6 +29,17 @@ public interface IPerCallProbe
     void Note(int value);
 }
 
+/// <summary><see cref="IPerCallProbe"/>'s wire names with the wrong parameter types or kinds: a peer built from another contract.</summary>
+[RpcContract]
+public interface IPerCallMismatch
+{
+    ValueTask<int> EchoAsync(string value);
+
+    Task<int> CountAsync(int count);
+
+    IAsyncEnumerable<int> GetInstanceAsync();
+}
+
 /// <summary>
 /// A plain <see cref="RpcServer"/> serving a contract per call (<see cref="IRpcServiceActivator{TContract}"/>) over a
 /// Unix socket: every call gets its own implementation, released exactly once whatever way the call ends.
@@ -160,6 +171,45 @@ public sealed class PerCallServiceTests : TestBase
         await WaitUntilAsync(() => server.Connections.Count == 0);
         activator.AssertEachReleasedOnce(expectedCalls: 2);
         await stream.DisposeAsync();
+    }
+
+    [Theory]
+    [InlineData("Binary")]
+    [InlineData("JsonRpc")]
+    public async Task A_call_whose_arguments_cannot_be_read_releases_what_it_activated(string protocolName)
+    {
+        var activator = new CountingActivator();
+        await using var server = await ListenAsync(activator);
+        await using var client = await ConnectAsync(server, protocolName);
+
+        var error = await Assert.ThrowsAsync<RemoteInvocationException>(() => client.CreateProxy<IPerCallMismatch>().EchoAsync("one").AsTask()).WaitAsync(TimeoutToken);
+        Assert.Equal(RpcErrorCode.InvalidArguments, error.ErrorCode);
+
+        // The binary stub activates before it reads the arguments; StreamJsonRpc binds them before it calls anything.
+        Assert.Equal(4, await client.CreateProxy<IPerCallProbe>().EchoAsync(4).AsTask().WaitAsync(TimeoutToken));
+        activator.AssertEachReleasedOnce(expectedCalls: protocolName == "Binary" ? 2 : 1);
+    }
+
+    [Fact]
+    public async Task A_stream_called_as_a_request_and_a_request_called_as_a_stream_are_refused_and_released()
+    {
+        var activator = new CountingActivator();
+        await using var server = await ListenAsync(activator);
+        await using var client = await ConnectAsync(server, "Binary");
+        var mismatch = client.CreateProxy<IPerCallMismatch>();
+
+        var asRequest = await Assert.ThrowsAsync<RemoteInvocationException>(() => mismatch.CountAsync(3)).WaitAsync(TimeoutToken);
+        Assert.Equal(RpcErrorCode.InvalidRequest, asRequest.ErrorCode);
+        var asStream = await Assert.ThrowsAsync<RemoteInvocationException>(async () =>
+        {
+            await foreach (var _ in mismatch.GetInstanceAsync().WithCancellation(TimeoutToken))
+            {
+            }
+        }).WaitAsync(TimeoutToken);
+        Assert.Equal(RpcErrorCode.InvalidRequest, asStream.ErrorCode);
+
+        await WaitUntilAsync(() => activator.Created.Values.All(probe => probe.Releases > 0));
+        activator.AssertEachReleasedOnce(expectedCalls: 2);
     }
 
     private async Task<RpcServer> ListenAsync(CountingActivator activator)
