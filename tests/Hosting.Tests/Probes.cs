@@ -113,3 +113,19 @@ public sealed class CallProbe : IProbe, IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 }
+
+/// <summary>A scoped dependency that takes the connection: a per-call scope cannot give it one.</summary>
+public sealed class ConnectionDependency(RpcConnection connection)
+{
+    public RpcConnection Connection { get; } = connection;
+}
+
+/// <summary>A per-call implementation whose scoped dependency asks for the connection.</summary>
+public sealed class ConnectionDependentProbe(ConnectionDependency dependency) : IProbe
+{
+    public Task<int> GetInstanceAsync() => Task.FromResult(0);
+
+    public Task<string> GetConnectionAsync() => Task.FromResult(dependency.Connection.RemoteEndpoint);
+
+    public Task<int> SlowAsync(int milliseconds, CancellationToken cancellationToken = default) => Task.FromResult(0);
+}

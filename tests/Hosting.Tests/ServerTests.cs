@@ -106,6 +106,35 @@ public sealed class ServerTests
     }
 
     [Fact]
+    public async Task PerCall_AScopedDependencyThatTakesTheConnection_IsAClearErrorAndTheConnectionStaysOpen()
+    {
+        var endpoint = TestHosts.NewEndpoint();
+        var host = await TestHosts.StartAsync(
+            services =>
+            {
+                services.AddScoped<ConnectionDependency>();
+                services.AddRpcServer().AddService<IProbe, ConnectionDependentProbe>(RpcServiceLifetime.PerCall);
+            },
+            new Dictionary<string, string?> { ["Rpc:Server:Endpoints:0"] = endpoint });
+        try
+        {
+            await using var connection = await RpcConnection.ConnectAsync(endpoint);
+            var probe = connection.CreateProxy<IProbe>();
+            for (var call = 0; call < 2; call++)
+            {
+                var error = await Assert.ThrowsAsync<RemoteInvocationException>(() => probe.GetConnectionAsync());
+                Assert.Contains("RpcServiceLifetime.PerCall", error.Message, StringComparison.Ordinal);
+            }
+
+            Assert.True(connection.IsConnected);
+        }
+        finally
+        {
+            await TestHosts.StopAsync(host);
+        }
+    }
+
+    [Fact]
     public void Connection_CannotBeInjectedOutsideAConnection()
     {
         var services = new ServiceCollection();
