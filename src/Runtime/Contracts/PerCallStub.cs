@@ -147,12 +147,12 @@ internal sealed class PerCallStub<TContract> : RpcStub
         {
             var activation = Activate();
             var items = activation.ReleaseAfter(Call(activation, method));
+            activation.Released = ForgetStream;
             lock (_openStreams)
             {
                 _openStreams.Add(activation);
             }
 
-            activation.Released = ForgetStream;
             if (_connection.Completion.IsCompleted)
             {
                 activation.ReleaseInBackground();

@@ -123,7 +123,7 @@ public sealed class RpcServer : IAsyncDisposable
         Runtime.RpcContractRegistry.Get<TContract>();
         lock (_services)
         {
-            _services.Add(connection => connection.AddService(activator));
+            _services.Add(connection => connection.AddService<TContract>(activator));
         }
 
         return this;

@@ -212,6 +212,18 @@ public sealed class PerCallServiceTests : TestBase
         activator.AssertEachReleasedOnce(expectedCalls: 2);
     }
 
+    [Fact]
+    public async Task An_activator_passed_without_its_contract_as_the_type_argument_is_refused_with_a_hint()
+    {
+        await using var server = new RpcServer();
+
+        // C# infers AddService<CountingActivator>(implementation): the activator would be served as a contract.
+        var error = Assert.Throws<InvalidOperationException>(() => server.AddService(new CountingActivator()));
+
+        Assert.Contains("is not an interface", error.Message, StringComparison.Ordinal);
+        Assert.Contains("IRpcServiceActivator", error.Message, StringComparison.Ordinal);
+    }
+
     private async Task<RpcServer> ListenAsync(CountingActivator activator)
     {
         var server = new RpcServer(new RpcServerOptions { Protocols = [RpcProtocol.Binary, RpcProtocol.JsonRpc] })
