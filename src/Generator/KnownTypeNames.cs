@@ -47,6 +47,7 @@ internal static class KnownTypeNames
     public const string RpcStub = "global::Rpc.Runtime.RpcStub";
     public const string RpcServerCall = "global::Rpc.Runtime.RpcServerCall";
     public const string IRpcDelegateRegistry = "global::Rpc.Runtime.IRpcDelegateRegistry";
+    public const string RpcDelegateTarget = "global::Rpc.Runtime.RpcDelegateTarget";
     public const string RpcContractRegistry = "global::Rpc.Runtime.RpcContractRegistry";
     public const string RpcFormatter = "global::Rpc.Serialization.RpcFormatter";
     public const string RpcFormatters = "global::Rpc.Serialization.RpcFormatters";

@@ -48,5 +48,6 @@ internal sealed class ConnectionHolder
 
     public RpcConnection Get() =>
         Connection ?? throw new InvalidOperationException(
-            "An RpcConnection can only be injected into a service resolved for a connection: serve it with RpcServiceLifetime.PerConnection.");
+            "An RpcConnection can only be injected into a service resolved for a connection (RpcServiceLifetime.PerConnection), or into the " +
+            "constructor of a per-call implementation (RpcServiceLifetime.PerCall; not into its scoped dependencies, whose scope would own and close it).");
 }

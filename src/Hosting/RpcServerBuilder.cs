@@ -48,8 +48,12 @@ public sealed class RpcServerBuilder
                 _registrations.Add(contract.Name, static (server, _, scopes) =>
                     server.AddService<TContract>(connection => scopes.For(connection).GetRequiredService<TImplementation>()));
                 break;
+            case RpcServiceLifetime.PerCall:
+                _registrations.Add(contract.Name, static (server, provider, _) =>
+                    server.AddService<TContract>(new ScopedServiceActivator<TContract, TImplementation>(provider.GetRequiredService<IServiceScopeFactory>())));
+                break;
             default:
-                throw new ArgumentOutOfRangeException(nameof(lifetime), lifetime, "Choose Singleton or PerConnection.");
+                throw new ArgumentOutOfRangeException(nameof(lifetime), lifetime, "Choose Singleton, PerConnection or PerCall.");
         }
 
         return this;

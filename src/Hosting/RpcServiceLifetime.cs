@@ -12,4 +12,13 @@ public enum RpcServiceLifetime
     /// <see cref="RpcConnection"/>, to call the client back.
     /// </summary>
     PerConnection,
+
+    /// <summary>
+    /// One object per call, made with its dependencies from a dependency-injection scope of that call; the object (if
+    /// disposable) and the scope are disposed when the call is over: its task completed, its stream ended or was
+    /// abandoned, its notification returned. Its constructor may take the call's <see cref="RpcConnection"/> (its scoped
+    /// dependencies may not: the scope would own the connection and close it). Calls never share an object, so it need
+    /// not be thread-safe.
+    /// </summary>
+    PerCall,
 }

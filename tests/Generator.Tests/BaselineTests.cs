@@ -164,6 +164,7 @@ public sealed class BaselineTests
             Task ShadowAsync(int MethodTable, int Formatters, int Proxy, int Stub, int ShadowArguments);
             Task Async();
             Task AllAsync(int Write, int Read);
+            Task<int> PassAsync(string target, int implementation, int target_);
         }
         """);
 

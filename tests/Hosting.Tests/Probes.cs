@@ -25,6 +25,9 @@ public sealed class InstanceTracker
 
     public ConcurrentDictionary<int, bool> Disposed { get; } = new();
 
+    /// <summary>Gets the scoped dependency each per-call object was given, by the object's number.</summary>
+    public ConcurrentDictionary<int, CallDependency> Dependencies { get; } = new();
+
     /// <summary>Gets how many slow calls reached an implementation (a test stops the server only once one runs).</summary>
     public int SlowCallsStarted => Volatile.Read(ref _slowCallsStarted);
 
@@ -66,4 +69,63 @@ public sealed class ConnectionProbe(InstanceTracker tracker, RpcConnection conne
     public Task<int> SlowAsync(int milliseconds, CancellationToken cancellationToken = default) => Task.FromResult(_id);
 
     public void Dispose() => tracker.Disposed[_id] = true;
+}
+
+/// <summary>A scoped dependency of <see cref="CallProbe"/>, disposed with its call's scope.</summary>
+public sealed class CallDependency : IDisposable
+{
+    private int _disposed;
+
+    public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
+
+    public void Dispose() => Interlocked.Exchange(ref _disposed, 1);
+}
+
+/// <summary>Made per call from a scope of its own, with a scoped dependency and the connection injected; disposal is recorded.</summary>
+public sealed class CallProbe : IProbe, IAsyncDisposable
+{
+    private readonly InstanceTracker _tracker;
+    private readonly RpcConnection _connection;
+    private readonly int _id;
+
+    public CallProbe(InstanceTracker tracker, CallDependency dependency, RpcConnection connection)
+    {
+        _tracker = tracker;
+        _connection = connection;
+        _id = tracker.Create();
+        tracker.Dependencies[_id] = dependency;
+    }
+
+    public Task<int> GetInstanceAsync() => Task.FromResult(_id);
+
+    public Task<string> GetConnectionAsync() => Task.FromResult(_connection.RemoteEndpoint);
+
+    public async Task<int> SlowAsync(int milliseconds, CancellationToken cancellationToken = default)
+    {
+        _tracker.SlowCallStarted();
+        await Task.Delay(milliseconds, cancellationToken);
+        return _id;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _tracker.Disposed[_id] = true;
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>A scoped dependency that takes the connection: a per-call scope cannot give it one.</summary>
+public sealed class ConnectionDependency(RpcConnection connection)
+{
+    public RpcConnection Connection { get; } = connection;
+}
+
+/// <summary>A per-call implementation whose scoped dependency asks for the connection.</summary>
+public sealed class ConnectionDependentProbe(ConnectionDependency dependency) : IProbe
+{
+    public Task<int> GetInstanceAsync() => Task.FromResult(0);
+
+    public Task<string> GetConnectionAsync() => Task.FromResult(dependency.Connection.RemoteEndpoint);
+
+    public Task<int> SlowAsync(int milliseconds, CancellationToken cancellationToken = default) => Task.FromResult(0);
 }

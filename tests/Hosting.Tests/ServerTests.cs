@@ -60,6 +60,81 @@ public sealed class ServerTests
     }
 
     [Fact]
+    public async Task PerCall_IsOneObjectPerCall_WithItsOwnScope_GetsItsConnection_AndIsDisposedWhenTheCallIsOver()
+    {
+        var endpoint = TestHosts.NewEndpoint();
+        var host = await TestHosts.StartAsync(
+            services =>
+            {
+                services.AddSingleton<InstanceTracker>();
+                services.AddScoped<CallDependency>();
+                services.AddRpcServer().AddService<IProbe, CallProbe>(RpcServiceLifetime.PerCall);
+            },
+            new Dictionary<string, string?> { ["Rpc:Server:Endpoints:0"] = endpoint });
+        try
+        {
+            var tracker = host.Services.GetRequiredService<InstanceTracker>();
+            await using var connection = await RpcConnection.ConnectAsync(endpoint);
+            var probe = connection.CreateProxy<IProbe>();
+
+            // The scope is disposed before the reply leaves: a caller that has its answer finds the object disposed.
+            var a = await probe.GetInstanceAsync();
+            var b = await probe.GetInstanceAsync();
+            Assert.NotEqual(a, b);
+            Assert.True(tracker.Disposed[a] && tracker.Disposed[b]);
+            Assert.NotSame(tracker.Dependencies[a], tracker.Dependencies[b]);
+            Assert.True(tracker.Dependencies[a].IsDisposed && tracker.Dependencies[b].IsDisposed);
+            Assert.StartsWith("unix", await probe.GetConnectionAsync(), StringComparison.Ordinal);
+
+            var concurrent = probe.SlowAsync(10_000);
+            var other = probe.SlowAsync(10_000);
+            await TestHosts.UntilAsync(() => tracker.SlowCallsStarted == 2, "both slow calls to run at once");
+            var running = tracker.Disposed.Where(entry => !entry.Value).Select(entry => entry.Key).ToList();
+            Assert.Equal(2, running.Count);
+            Assert.All(running, id => Assert.False(tracker.Dependencies[id].IsDisposed));
+
+            await connection.DisposeAsync();
+            await Assert.ThrowsAsync<ConnectionLostException>(() => concurrent);
+            await Assert.ThrowsAsync<ConnectionLostException>(() => other);
+            await TestHosts.UntilAsync(() => running.All(id => tracker.Disposed[id] && tracker.Dependencies[id].IsDisposed), "the calls cut by the close to be disposed");
+            Assert.Equal(5, tracker.Disposed.Count);
+        }
+        finally
+        {
+            await TestHosts.StopAsync(host);
+        }
+    }
+
+    [Fact]
+    public async Task PerCall_AScopedDependencyThatTakesTheConnection_IsAClearErrorAndTheConnectionStaysOpen()
+    {
+        var endpoint = TestHosts.NewEndpoint();
+        var host = await TestHosts.StartAsync(
+            services =>
+            {
+                services.AddScoped<ConnectionDependency>();
+                services.AddRpcServer().AddService<IProbe, ConnectionDependentProbe>(RpcServiceLifetime.PerCall);
+            },
+            new Dictionary<string, string?> { ["Rpc:Server:Endpoints:0"] = endpoint });
+        try
+        {
+            await using var connection = await RpcConnection.ConnectAsync(endpoint);
+            var probe = connection.CreateProxy<IProbe>();
+            for (var call = 0; call < 2; call++)
+            {
+                var error = await Assert.ThrowsAsync<RemoteInvocationException>(() => probe.GetConnectionAsync());
+                Assert.Contains("RpcServiceLifetime.PerCall", error.Message, StringComparison.Ordinal);
+            }
+
+            Assert.True(connection.IsConnected);
+        }
+        finally
+        {
+            await TestHosts.StopAsync(host);
+        }
+    }
+
+    [Fact]
     public void Connection_CannotBeInjectedOutsideAConnection()
     {
         var services = new ServiceCollection();

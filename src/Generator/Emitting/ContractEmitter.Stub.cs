@@ -11,7 +11,8 @@ internal sealed partial class ContractEmitter
     //     private readonly global::Demo.ICalculator _implementation;
     //     public Stub(global::Demo.ICalculator implementation) : base(MethodTable.All) => this._implementation = implementation;
     //     public override void Dispatch(uint methodId, ref MessagePackReader arguments, RpcServerCall call) { switch ... }
-    //     public override void AddDelegates(IRpcDelegateRegistry registry) { registry.Add(MethodTable.Add, new Func<...>(...)); }
+    //     public override void AddDelegates(IRpcDelegateRegistry registry) =>
+    //         Instance.AddDelegates(registry, RpcDelegateTarget<global::Demo.ICalculator>.For(this._implementation));
     // }
     private void EmitStub()
     {
@@ -24,7 +25,8 @@ internal sealed partial class ContractEmitter
         _writer.WriteLine();
         EmitDispatch();
         _writer.WriteLine();
-        EmitAddDelegates();
+        _writer.WriteLine($"public override void AddDelegates({KnownTypeNames.IRpcDelegateRegistry} registry) =>");
+        _writer.WriteLine($"    Instance.AddDelegates(registry, {KnownTypeNames.RpcDelegateTarget}<{_contract.InterfaceTypeName}>.For(this._implementation));");
         _writer.CloseBlock();
     }
 
@@ -90,11 +92,30 @@ internal sealed partial class ContractEmitter
         _writer.CloseBlock();
     }
 
-    // registry.Add(MethodTable.Add, new global::System.Func<int, int, CancellationToken, Task<int>>(
-    //     (int a, int b, CancellationToken cancellationToken) => this._implementation.AddAsync(a, b, cancellationToken)));
+    // public override void AddDelegates(IRpcDelegateRegistry registry, RpcDelegateTarget<ICalculator> target)
+    // {
+    //     registry.Add(MethodTable.Add, new global::System.Func<int, int, CancellationToken, Task<int>>(
+    //         (int a, int b, CancellationToken cancellationToken) => target.Invoke(implementation => implementation.AddAsync(a, b, cancellationToken))));
+    // }
+    // The target supplies the implementation of each call (shared, or made per call), so these delegates serve both.
     private void EmitAddDelegates()
     {
-        _writer.WriteLine($"public override void AddDelegates({KnownTypeNames.IRpcDelegateRegistry} registry)");
+        // Captured or declared inside the lambdas, so clear of every parameter name of the contract.
+        var taken = new HashSet<string>(_contract.Methods.SelectMany(m => m.Parameters.Select(p => p.Identifier.TrimStart('@'))));
+        foreach (var method in _contract.Methods)
+        {
+            if (method.CancellationTokenName is { } name)
+            {
+                taken.Add(name.TrimStart('@'));
+            }
+        }
+
+        var target = FreeName("target", taken);
+        taken.Add(target);
+        var implementation = FreeName("implementation", taken);
+
+        _writer.WriteLine("/// <inheritdoc />");
+        _writer.WriteLine($"public override void AddDelegates({KnownTypeNames.IRpcDelegateRegistry} registry, {KnownTypeNames.RpcDelegateTarget}<{_contract.InterfaceTypeName}> {target})");
         _writer.OpenBlock();
         foreach (var method in _contract.Methods)
         {
@@ -119,11 +140,29 @@ internal sealed partial class ContractEmitter
                 delegateType = $"{KnownTypeNames.Func}<{string.Join(", ", types)}>";
             }
 
+            var invoke = method.ReturnKind switch
+            {
+                ReturnKind.Void => "InvokeNotification",
+                ReturnKind.Stream => "InvokeStream",
+                _ => "Invoke",
+            };
+            var receiver = method.IsInherited ? $"(({method.DeclaringInterfaceTypeName}){implementation})" : implementation;
             _writer.WriteLine($"registry.Add({Names.MethodTable}.{method.MemberName}, new {delegateType}(");
-            _writer.WriteLine($"    ({string.Join(", ", lambdaParameters)}) => {Target(method)}.{method.MethodName}({string.Join(", ", callArguments)})));");
+            _writer.WriteLine($"    ({string.Join(", ", lambdaParameters)}) => {target}.{invoke}({implementation} => {receiver}.{method.MethodName}({string.Join(", ", callArguments)}))));");
         }
 
         _writer.CloseBlock();
+    }
+
+    private static string FreeName(string preferred, HashSet<string> taken)
+    {
+        var name = preferred;
+        while (taken.Contains(name))
+        {
+            name += "_";
+        }
+
+        return name;
     }
 
     /// <summary>The implementation, seen through the declaring interface when a base interface declares the method.</summary>

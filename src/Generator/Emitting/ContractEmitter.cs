@@ -61,7 +61,7 @@ internal sealed partial class ContractEmitter
     //     private CalculatorRpc() { }
     //     public static CalculatorRpc Instance { get; } = new CalculatorRpc();
     //     public override string Name => "Demo.ICalculator";
-    //     ... Methods, CreateProxy, CreateStub, [ModuleInitializer] Register ...
+    //     ... Methods, CreateProxy, CreateStub, [ModuleInitializer] Register, AddDelegates ...
     //     MethodTable, Formatters, <Type>Formatter classes, <Method>Arguments structs, Proxy, Stub
     // }
     private void EmitContractClass(string generatorVersion)
@@ -96,6 +96,8 @@ internal sealed partial class ContractEmitter
             internal static void Register() => {{KnownTypeNames.RpcContractRegistry}}.Register<{{c.InterfaceTypeName}}>(Instance);
             #pragma warning restore CA2255
             """);
+        _writer.WriteLine();
+        EmitAddDelegates();
         _writer.WriteLine();
         EmitMethodTable();
         if (c.FormatterFields.Count > 0)

@@ -12,7 +12,7 @@ namespace Rpc;
 
 /// <summary>
 /// One connection to a peer. Symmetric: either side can call the contracts the other serves (<see cref="CreateProxy{TContract}"/>)
-/// and serve contracts of its own (<see cref="AddService{TContract}"/>), so a server can call back a client.
+/// and serve contracts of its own (<see cref="AddService{TContract}(TContract)"/>), so a server can call back a client.
 /// </summary>
 /// <remarks>
 /// When the connection is lost, every pending call fails with <see cref="ConnectionLostException"/> (unless its caller
@@ -161,6 +161,24 @@ public sealed class RpcConnection : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(implementation);
         _protocol.AddStub(RpcContractRegistry.Get<TContract>().CreateStub(implementation));
+        return this;
+    }
+
+    /// <summary>
+    /// Serves <typeparamref name="TContract"/> per call on this connection: <paramref name="activator"/> makes the
+    /// implementation of each call and releases it when the call is over.
+    /// </summary>
+    /// <typeparam name="TContract">An <c>[RpcContract]</c> interface.</typeparam>
+    /// <param name="activator">Makes and releases the implementation of each call.</param>
+    /// <returns>This connection.</returns>
+    /// <exception cref="InvalidOperationException">
+    /// A method's wire name is already served on this connection, or (JSON-RPC only) the connection has started.
+    /// </exception>
+    public RpcConnection AddService<TContract>(IRpcServiceActivator<TContract> activator)
+        where TContract : class
+    {
+        ArgumentNullException.ThrowIfNull(activator);
+        _protocol.AddStub(new PerCallStub<TContract>(RpcContractRegistry.Get<TContract>(), activator, this));
         return this;
     }
 

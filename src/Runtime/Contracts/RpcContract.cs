@@ -28,4 +28,12 @@ public abstract class RpcContract<TContract>
     /// <param name="implementation">The object serving the contract.</param>
     /// <returns>The stub.</returns>
     public abstract RpcStub CreateStub(TContract implementation);
+
+    /// <summary>
+    /// Registers one strongly typed delegate per method (for protocols that bind parameters by themselves), each calling
+    /// the implementation through <paramref name="target"/>.
+    /// </summary>
+    /// <param name="registry">Receives the delegates.</param>
+    /// <param name="target">Supplies the implementation for each call.</param>
+    public abstract void AddDelegates(IRpcDelegateRegistry registry, RpcDelegateTarget<TContract> target);
 }

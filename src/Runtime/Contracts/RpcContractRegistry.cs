@@ -45,9 +45,11 @@ public static class RpcContractRegistry
         // with typeof does neither, so a contract assembly nobody has touched yet is initialized here.
         RuntimeHelpers.RunModuleConstructor(typeof(TContract).Module.ModuleHandle);
         return Registered<TContract>.Contract
-            ?? throw new InvalidOperationException(
-                $"'{typeof(TContract).FullName}' has no generated Rpc contract. Mark the interface with [Rpc.RpcContract] " +
-                "and make sure the project references the Rpc generator (Rpc.Generator as an analyzer).");
+            ?? throw new InvalidOperationException(typeof(TContract).IsInterface
+                ? $"'{typeof(TContract).FullName}' has no generated Rpc contract. Mark the interface with [Rpc.RpcContract] " +
+                  "and make sure the project references the Rpc generator (Rpc.Generator as an analyzer)."
+                : $"'{typeof(TContract).FullName}' is not an interface; a contract is an [Rpc.RpcContract] interface. Name it as the " +
+                  "type argument, as in AddService<ICalculator>(implementation) (or (activator), for an IRpcServiceActivator<ICalculator>).");
     }
 
     private static class Registered<TContract>

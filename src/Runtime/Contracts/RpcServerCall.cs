@@ -26,11 +26,17 @@ public readonly struct RpcServerCall
         _kind = kind;
     }
 
+    /// <summary>Gets what completes the call.</summary>
+    internal ServerCallTarget Target => _target;
+
     /// <summary>
     /// Gets a token that fires when the caller cancels, or when the server's shutdown deadline passes.
     /// Created on first use, so methods without a <see cref="System.Threading.CancellationToken"/> parameter pay nothing.
     /// </summary>
     public CancellationToken CancellationToken => _target.GetCancellationToken(_requestId, _kind);
+
+    /// <summary>Gets this call, completed through <paramref name="target"/> instead (a decorator of <see cref="Target"/>).</summary>
+    internal RpcServerCall WithTarget(ServerCallTarget target) => new(target, _requestId, _kind);
 
     /// <summary>Reads the arguments; a malformed payload is answered with <see cref="RpcErrorCode.InvalidArguments"/>.</summary>
     /// <typeparam name="TArguments">The generated arguments struct.</typeparam>

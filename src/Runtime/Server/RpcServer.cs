@@ -110,6 +110,26 @@ public sealed class RpcServer : IAsyncDisposable
     }
 
     /// <summary>
+    /// Serves an implementation made per call: <paramref name="activator"/> makes the implementation of each call and
+    /// releases it when the call is over (its task completed, its stream ended or was abandoned).
+    /// </summary>
+    /// <typeparam name="TContract">An <c>[RpcContract]</c> interface.</typeparam>
+    /// <param name="activator">Makes and releases the implementation of each call; called concurrently.</param>
+    /// <returns>This server.</returns>
+    public RpcServer AddService<TContract>(IRpcServiceActivator<TContract> activator)
+        where TContract : class
+    {
+        ArgumentNullException.ThrowIfNull(activator);
+        Runtime.RpcContractRegistry.Get<TContract>();
+        lock (_services)
+        {
+            _services.Add(connection => connection.AddService<TContract>(activator));
+        }
+
+        return this;
+    }
+
+    /// <summary>
     /// Binds an endpoint and starts accepting connections on it, serving the protocols of
     /// <see cref="RpcServerOptions.Protocols"/>. Call once per endpoint.
     /// </summary>

@@ -136,6 +136,7 @@ internal sealed partial class BinaryProtocolConnection
     {
         if (kind != FrameKind.StreamRequest)
         {
+            _ = DisposeUnstartedAsync(items);
             FinishIncoming(id, kind, new ErrorPayload(RpcErrorCode.InvalidRequest, string.Empty, "The method returns a stream; it must be called as a stream.", null));
             return;
         }
@@ -404,6 +405,19 @@ internal sealed partial class BinaryProtocolConnection
         _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         FinishIncoming(id, kind, new ErrorPayload(RpcErrorCode.InvalidRequest, string.Empty, "The method does not return a stream; it must be called as a request.", null));
         return true;
+    }
+
+    /// <summary>Disposes a refused stream's enumerator unstarted, so whatever the stream holds (a per-call implementation) is released.</summary>
+    private static async Task DisposeUnstartedAsync<TItem>(IAsyncEnumerable<TItem> items)
+    {
+        try
+        {
+            await items.GetAsyncEnumerator().DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // The stream is refused either way.
+        }
     }
 
     private void ReplyWithResult<TResult>(uint id, FrameKind kind, TResult result, RpcFormatter<TResult> formatter) =>
