@@ -106,21 +106,48 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
 
     internal JsonRpcEngine Rpc => _rpc;
 
+    /// <summary>Gets a token that fires when the connection closes.</summary>
+    internal CancellationToken ClosingToken => _closing.Token;
+
     /// <summary>Starts the span and duration of an incoming call, parented to the caller's <c>traceparent</c> if it sent one.</summary>
     /// <returns>The observation, or <see langword="null"/> when the method is not one of the served contracts'.</returns>
-    internal CallObservation? StartServerObservation(JsonRpcRequest request)
+    internal CallObservation? StartServerObservation(JsonRpcRequest request) =>
+        FindServedMethod(request.Method) is { } method ? CallObservation.StartServer(Telemetry, method, request.TraceParent, request.TraceState) : null;
+
+    /// <summary>Records the server span of a request this side refuses before its method runs (see <see cref="CallObservation.RecordRefused"/>).</summary>
+    internal void RecordRefused(JsonRpcRequest request, RpcErrorCode code, string message) =>
+        CallObservation.RecordRefused(Telemetry, FindServedMethod(request.Method) ?? CallObservation.UnknownMethod, request.TraceParent, request.TraceState, code.ToString(), message);
+
+    /// <summary>
+    /// When someone listens, records a request for a method nobody serves here: StreamJsonRpc answers it -32601 itself,
+    /// without dispatching it, so this is where it is seen (as it is read, before the answer leaves).
+    /// </summary>
+    internal void ObserveIfNotServed(JsonRpcMessage? message)
+    {
+        if (message is not JsonRpcRequest { Method: var method } request || !Telemetry.IsServerObserved)
+        {
+            return;
+        }
+
+        if (method is null || (!method.StartsWith("$/", StringComparison.Ordinal) && method != KeepAlive.JsonRpcPingMethod && FindServedMethod(method) is null))
+        {
+            RecordRefused(request, RpcErrorCode.MethodNotFound, $"The method '{method}' is not served on this connection.");
+        }
+    }
+
+    private RpcMethod? FindServedMethod(string? wireName)
     {
         RpcStub? stub;
         lock (_served)
         {
-            _served.TryGetValue(request.Method ?? string.Empty, out stub);
+            _served.TryGetValue(wireName ?? string.Empty, out stub);
         }
 
         foreach (var method in stub?.Methods ?? [])
         {
-            if (method.WireName == request.Method)
+            if (method.WireName == wireName)
             {
-                return CallObservation.StartServer(Telemetry, method, request.TraceParent, request.TraceState);
+                return method;
             }
         }
 

@@ -158,7 +158,7 @@ internal sealed partial class BinaryProtocolConnection
     }
 
     internal void CompleteMethodNotFound(uint id, FrameKind kind) =>
-        FinishIncoming(id, kind, new ErrorPayload(RpcErrorCode.MethodNotFound, string.Empty, "The stub serving this method id has no such method.", null));
+        Refuse(id, kind, CallObservation.UnknownMethod, default, new ErrorPayload(RpcErrorCode.MethodNotFound, string.Empty, "The stub serving this method id has no such method.", null));
 
     private void OnIncomingCall(FrameKind kind, uint id, uint methodId, in RequestHeader requestHeader, ReadOnlySequence<byte> payload)
     {
@@ -182,7 +182,7 @@ internal sealed partial class BinaryProtocolConnection
             if (IsRejectingNewCalls)
             {
                 _options.Dispatcher?.RecordRejected("shutting_down");
-                FinishIncoming(id, kind, new ErrorPayload(RpcErrorCode.ServerShuttingDown, string.Empty, "The server is shutting down and accepts no new calls.", null));
+                RefuseAtShutdown(id, kind, methodId, requestHeader);
                 return;
             }
 
@@ -194,13 +194,14 @@ internal sealed partial class BinaryProtocolConnection
         }
         else if (IsRejectingNewCalls)
         {
+            RefuseAtShutdown(id, kind, methodId, requestHeader);
             return;
         }
 
         if (!_stubs.TryGetValue(methodId, out var stub))
         {
             _options.Dispatcher?.RecordRejected("method_not_found");
-            FinishIncoming(id, kind, new ErrorPayload(RpcErrorCode.MethodNotFound, string.Empty, $"No method with id 0x{methodId:X8} is served on this connection (the peer's contract differs from ours).", null));
+            Refuse(id, kind, CallObservation.UnknownMethod, requestHeader, new ErrorPayload(RpcErrorCode.MethodNotFound, string.Empty, $"No method with id 0x{methodId:X8} is served on this connection (the peer's contract differs from ours).", null));
             return;
         }
 
@@ -216,6 +217,23 @@ internal sealed partial class BinaryProtocolConnection
         Invoke(stub, kind, id, methodId, payload, deadline, observation);
     }
 
+    private void RefuseAtShutdown(uint id, FrameKind kind, uint methodId, in RequestHeader requestHeader)
+    {
+        var method = _stubs.TryGetValue(methodId, out var stub) ? FindMethod(stub, methodId) : null;
+        Refuse(id, kind, method ?? CallObservation.UnknownMethod, requestHeader, new ErrorPayload(RpcErrorCode.ServerShuttingDown, string.Empty, "The server is shutting down and accepts no new calls.", null));
+    }
+
+    /// <summary>Answers a call its method never sees with <paramref name="error"/>; its server span says why, so an operator sees it.</summary>
+    private void Refuse(uint id, FrameKind kind, RpcMethod method, in RequestHeader requestHeader, in ErrorPayload error)
+    {
+        if (Telemetry.IsServerObserved)
+        {
+            CallObservation.RecordRefused(Telemetry, method, requestHeader.TraceParent, requestHeader.TraceState, error.Code.ToString(), error.Message);
+        }
+
+        FinishIncoming(id, kind, error);
+    }
+
     /// <summary>
     /// Starts the span and duration of an incoming call, parented to the caller's span when its header carried one.
     /// A request's observation is kept with the call until its reply (<see cref="FinishIncoming"/>); a notification's
@@ -223,17 +241,7 @@ internal sealed partial class BinaryProtocolConnection
     /// </summary>
     private CallObservation? StartServerObservation(RpcStub stub, FrameKind kind, uint id, uint methodId, in RequestHeader requestHeader)
     {
-        RpcMethod? method = null;
-        foreach (var candidate in stub.Methods)
-        {
-            if (candidate.Id == methodId)
-            {
-                method = candidate;
-                break;
-            }
-        }
-
-        if (method is null)
+        if (FindMethod(stub, methodId) is not { } method)
         {
             return null;
         }
@@ -330,7 +338,15 @@ internal sealed partial class BinaryProtocolConnection
         catch (InvalidArgumentsException exception)
         {
             _options.Dispatcher?.RecordRejected("invalid_arguments");
-            FinishIncoming(id, kind, new ErrorPayload(RpcErrorCode.InvalidArguments, string.Empty, $"The arguments of '{FindMethod(stub, methodId)}' could not be read: {exception.Message}", null));
+            var error = new ErrorPayload(RpcErrorCode.InvalidArguments, string.Empty, $"The arguments of '{FindMethod(stub, methodId)?.WireName}' could not be read: {exception.Message}", null);
+            if (kind == FrameKind.Notification)
+            {
+                // A request's span ends with its reply; a notification has none.
+                observation?.End(error.Code.ToString(), error.Message);
+            }
+
+            FinishIncoming(id, kind, error);
+            return;
         }
         catch (Exception exception)
         {

@@ -118,7 +118,7 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
             {
                 if (stubs.TryGetValue(method.Id, out var existing) && !ReferenceEquals(existing, stub))
                 {
-                    var clash = FindMethod(existing, method.Id);
+                    var clash = FindMethod(existing, method.Id)?.WireName;
                     throw new InvalidOperationException(
                         $"The method '{method.WireName}' cannot be served: '{clash}' is already served on this connection with the same " +
                         (clash == method.WireName ? "wire name." : "method id (an FNV-1a collision; rename one with [RpcMethod])."));
@@ -175,13 +175,13 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
         }
     }
 
-    private static string? FindMethod(RpcStub stub, uint id)
+    private static RpcMethod? FindMethod(RpcStub stub, uint id)
     {
         foreach (var method in stub.Methods)
         {
             if (method.Id == id)
             {
-                return method.WireName;
+                return method;
             }
         }
 
