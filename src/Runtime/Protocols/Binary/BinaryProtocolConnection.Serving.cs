@@ -44,13 +44,7 @@ internal sealed partial class BinaryProtocolConnection
 
         lock (IncomingGate)
         {
-            if (!_incoming.TryGetValue(id, out var call))
-            {
-                call = new IncomingCall();
-                _incoming.Add(id, call);
-            }
-
-            var source = call.GetOrCreateCancellation();
+            var source = IncomingCallFor(id).GetOrCreateCancellation();
             if (IsClosed)
             {
                 source.Cancel();
@@ -73,11 +67,6 @@ internal sealed partial class BinaryProtocolConnection
         }
         else
         {
-            if (Logger is not null)
-            {
-                LogIfFaults(task, kind);
-            }
-
             _ = ReplyWhenDoneAsync(id, kind, task);
         }
     }
@@ -108,11 +97,6 @@ internal sealed partial class BinaryProtocolConnection
         }
         else
         {
-            if (Logger is not null)
-            {
-                LogIfFaults(task, kind);
-            }
-
             _ = ReplyWhenDoneAsync(id, kind, task, formatter);
         }
     }
@@ -144,12 +128,7 @@ internal sealed partial class BinaryProtocolConnection
         CancellationToken token;
         lock (IncomingGate)
         {
-            if (!_incoming.TryGetValue(id, out var call))
-            {
-                call = new IncomingCall();
-                _incoming.Add(id, call);
-            }
-
+            var call = IncomingCallFor(id);
             credits = call.Credits ??= new StreamCredits();
             token = call.GetOrCreateCancellation().Token;
         }
@@ -205,6 +184,15 @@ internal sealed partial class BinaryProtocolConnection
             return;
         }
 
+        if (Logger is not null && kind != FrameKind.Notification)
+        {
+            // Only a logging connection pays for knowing which method a request runs.
+            lock (IncomingGate)
+            {
+                IncomingCallFor(id).MethodId = methodId;
+            }
+        }
+
         var observation = Telemetry.IsServerObserved ? StartServerObservation(stub, kind, id, methodId, requestHeader) : null;
         if (_options.Dispatcher is { } dispatcher)
         {
@@ -251,17 +239,23 @@ internal sealed partial class BinaryProtocolConnection
         {
             lock (IncomingGate)
             {
-                if (!_incoming.TryGetValue(id, out var call))
-                {
-                    call = new IncomingCall();
-                    _incoming.Add(id, call);
-                }
-
-                call.Observation = observation;
+                IncomingCallFor(id).Observation = observation;
             }
         }
 
         return observation;
+    }
+
+    /// <summary>Gets the state of incoming call <paramref name="id"/>, made on first need. The caller holds <see cref="IncomingGate"/>.</summary>
+    private IncomingCall IncomingCallFor(uint id)
+    {
+        if (!_incoming.TryGetValue(id, out var call))
+        {
+            call = new IncomingCall();
+            _incoming.Add(id, call);
+        }
+
+        return call;
     }
 
     /// <summary>Makes the call's token fire when the caller's deadline passes (time spent queued counts).</summary>
@@ -287,12 +281,7 @@ internal sealed partial class BinaryProtocolConnection
             {
                 lock (IncomingGate)
                 {
-                    if (!_incoming.TryGetValue(call.Id, out var state))
-                    {
-                        state = new IncomingCall();
-                        _incoming.Add(call.Id, state);
-                    }
-
+                    var state = IncomingCallFor(call.Id);
                     finished = state.WhenFinished();
                     deadline = state.Deadline;
                 }
@@ -321,6 +310,10 @@ internal sealed partial class BinaryProtocolConnection
     private void Invoke(RpcStub stub, FrameKind kind, uint id, uint methodId, ReadOnlySequence<byte> payload, DateTimeOffset? deadline, CallObservation? observation)
     {
         var reader = new MessagePackReader(payload);
+
+        // A notification has no request id: its call carries the method id instead, so a failure reported after the
+        // dispatch (its task faulting) can name the method (see MethodNameOf).
+        var callId = kind == FrameKind.Notification ? methodId : id;
         try
         {
             using var traced = observation is null ? default : observation.Enter();
@@ -328,11 +321,11 @@ internal sealed partial class BinaryProtocolConnection
             {
                 // The implementation's async flow captures the scope at its first await, so its later calls inherit it.
                 using var inherited = RpcCallOptions.Propagate(propagated);
-                stub.Dispatch(methodId, ref reader, new RpcServerCall(_serverCalls, id, (byte)kind));
+                stub.Dispatch(methodId, ref reader, new RpcServerCall(_serverCalls, callId, (byte)kind));
             }
             else
             {
-                stub.Dispatch(methodId, ref reader, new RpcServerCall(_serverCalls, id, (byte)kind));
+                stub.Dispatch(methodId, ref reader, new RpcServerCall(_serverCalls, callId, (byte)kind));
             }
         }
         catch (InvalidArgumentsException exception)
@@ -351,7 +344,7 @@ internal sealed partial class BinaryProtocolConnection
         catch (Exception exception)
         {
             // The implementation threw before returning a task.
-            FinishIncoming(id, kind, ReportFailure(id, kind, new LoggedStub.DispatchedMethod(stub, methodId), exception));
+            FinishIncoming(id, kind, ReportFailure(callId, kind, exception));
             if (kind == FrameKind.Notification)
             {
                 observation?.End(exception);
@@ -433,7 +426,7 @@ internal sealed partial class BinaryProtocolConnection
         }
         catch (Exception exception)
         {
-            FinishIncoming(id, kind, ErrorFor(id, exception));
+            FinishIncoming(id, kind, ReportFailure(id, kind, exception));
             return;
         }
 
@@ -449,7 +442,7 @@ internal sealed partial class BinaryProtocolConnection
         }
         catch (Exception exception)
         {
-            FinishIncoming(id, kind, ErrorFor(id, exception));
+            FinishIncoming(id, kind, ReportFailure(id, kind, exception));
             return;
         }
 
@@ -458,7 +451,6 @@ internal sealed partial class BinaryProtocolConnection
 
     private async Task SendStreamAsync<TItem>(uint id, IAsyncEnumerable<TItem> items, RpcFormatter<TItem> formatter, StreamCredits credits, CancellationToken cancellationToken)
     {
-        var method = Logger is null ? default : LoggedStub.Current;
         try
         {
             await foreach (var item in items.WithCancellation(cancellationToken).ConfigureAwait(false))
@@ -469,7 +461,7 @@ internal sealed partial class BinaryProtocolConnection
         }
         catch (Exception exception)
         {
-            FinishIncoming(id, FrameKind.StreamRequest, ReportFailure(id, FrameKind.StreamRequest, method, exception));
+            FinishIncoming(id, FrameKind.StreamRequest, ReportFailure(id, FrameKind.StreamRequest, exception));
             return;
         }
 
@@ -529,40 +521,45 @@ internal sealed partial class BinaryProtocolConnection
     }
 
     /// <summary>
-    /// On a logging connection, logs the method's failure if its task faults (a cancelled task is the caller's or the
-    /// deadline's doing, not a failure). Called in the stub's dispatch, where <see cref="LoggedStub.Current"/> names the
-    /// method; the reply path is the same with or without it.
+    /// The error reply of a method that threw, logged unless its caller cancelled it or its deadline passed. Called before
+    /// the reply is sent, while the incoming call's entry still names the method. <paramref name="callId"/> is the
+    /// request id, or a notification's method id (see <see cref="Invoke"/>).
     /// </summary>
-    private void LogIfFaults(Task task, FrameKind kind)
+    private ErrorPayload ReportFailure(uint callId, FrameKind kind, Exception exception)
     {
-        if (!Logger!.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Warning))
+        if (kind == FrameKind.Notification)
         {
-            return;
+            // No reply to make; only the connection's close cancels a notification, which is no failure of its method.
+            if (Logger is not null && exception is not OperationCanceledException)
+            {
+                LogMethodFailed(MethodNameOf(callId, kind), isNotification: true, exception);
+            }
+
+            return default;
         }
 
-        _ = task.ContinueWith(
-            static (faulted, state) =>
-            {
-                var (connection, method, isNotification) = ((BinaryProtocolConnection, LoggedStub.DispatchedMethod, bool))state!;
-                var exception = faulted.Exception!.InnerExceptions is [var single] ? single : faulted.Exception;
-                connection.LogMethodFailed(method.WireName, isNotification, exception);
-            },
-            (this, LoggedStub.Current, kind == FrameKind.Notification),
-            CancellationToken.None,
-            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
-    }
-
-    /// <summary>The error reply of a method that threw, logged unless its caller cancelled it or its deadline passed.</summary>
-    private ErrorPayload ReportFailure(uint id, FrameKind kind, LoggedStub.DispatchedMethod method, Exception exception)
-    {
-        var error = ErrorFor(id, exception);
+        var error = ErrorFor(callId, exception);
         if (Logger is not null && error.Code is not (RpcErrorCode.Cancelled or RpcErrorCode.DeadlineExceeded))
         {
-            LogMethodFailed(method.WireName, kind == FrameKind.Notification, exception);
+            LogMethodFailed(MethodNameOf(callId, kind), isNotification: false, exception);
         }
 
         return error;
+    }
+
+    /// <summary>The wire name of the method an incoming call runs, for a log message (a logging connection keeps its id, see <see cref="OnIncomingCall"/>).</summary>
+    private string MethodNameOf(uint callId, FrameKind kind)
+    {
+        var methodId = callId;
+        if (kind != FrameKind.Notification)
+        {
+            lock (IncomingGate)
+            {
+                methodId = _incoming.TryGetValue(callId, out var call) ? call.MethodId : 0;
+            }
+        }
+
+        return _stubs.TryGetValue(methodId, out var stub) && FindMethod(stub, methodId) is { } method ? method.WireName : $"0x{methodId:X8}";
     }
 
     /// <summary>

@@ -108,12 +108,6 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
         lock (IncomingGate)
         {
             var stubs = new Dictionary<uint, RpcStub>(_stubs);
-            if (Logger is not null)
-            {
-                // Only a logging connection pays for knowing which method runs: the per-call path stays as it is without.
-                stub = LoggedStub.Wrap(stub, stubs.Values);
-            }
-
             foreach (var method in stub.Methods)
             {
                 if (stubs.TryGetValue(method.Id, out var existing) && !ReferenceEquals(existing, stub))
@@ -283,6 +277,9 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
 
         /// <summary>Gets or sets the call's span and duration, when someone listens.</summary>
         public CallObservation? Observation { get; set; }
+
+        /// <summary>Gets or sets the id of the method called, kept on a logging connection so a failure's log names it.</summary>
+        public uint MethodId { get; set; }
 
         public bool IsCancellationRequested => _cancellation?.IsCancellationRequested ?? false;
 
