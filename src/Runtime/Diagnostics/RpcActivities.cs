@@ -192,13 +192,14 @@ internal sealed class CallObservation
         var activity = source.StartActivity(method.SpanName, kind, parent);
         if (activity is { IsAllDataRequested: true })
         {
+            // A new span has no tags yet: adding skips SetTag's search for one of the same name.
             connection.AddTags(activity);
             if (method.ServiceName.Length > 0)
             {
-                activity.SetTag("rpc.service", method.ServiceName);
+                activity.AddTag("rpc.service", method.ServiceName);
             }
 
-            activity.SetTag("rpc.method", method.WireName);
+            activity.AddTag("rpc.method", method.WireName);
         }
 
         return activity;

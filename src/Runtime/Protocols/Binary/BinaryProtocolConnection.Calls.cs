@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Threading;
 using System.Threading.Tasks;
 using Rpc.Diagnostics;
@@ -299,8 +300,8 @@ internal sealed partial class BinaryProtocolConnection
     private static RequestHeader HeaderFor(TimeSpan timeout, CallObservation? observation)
     {
         TimeSpan? deadline = timeout == Timeout.InfiniteTimeSpan ? null : timeout;
-        return observation?.Activity is { } activity
-            ? new RequestHeader(deadline, activity.Id, activity.TraceStateString)
+        return observation?.Activity is { IdFormat: ActivityIdFormat.W3C } activity
+            ? new RequestHeader(deadline, activity)
             : deadline is null ? default : new RequestHeader(deadline);
     }
 
