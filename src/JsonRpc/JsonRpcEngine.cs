@@ -163,6 +163,12 @@ internal sealed class JsonRpcEngine : StreamJsonRpc.JsonRpc
         // The id is retired before the response leaves: a peer may reuse it as soon as it has the response.
         if (id.IsEmpty || !_owner.TryRetireIncomingCallId(id))
         {
+            if (message is JsonRpcError refused)
+            {
+                // An error for a request never dispatched: StreamJsonRpc refused it.
+                _owner.ObserveIfRefused(refused);
+            }
+
             return base.SendAsync(message, cancellationToken);
         }
 

@@ -59,6 +59,9 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
     // Null when keepalive is off for this connection.
     private readonly KeepAlive? _keepAlive;
 
+    // The last request read while someone listened (see ObserveIfRefused).
+    private JsonRpcRequest? _lastRequestRead;
+
     private int _started;
     private int _closed;
     private Exception? _closeReason;
@@ -120,7 +123,8 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
 
     /// <summary>
     /// When someone listens, records a request for a method nobody serves here: StreamJsonRpc answers it -32601 itself,
-    /// without dispatching it, so this is where it is seen (as it is read, before the answer leaves).
+    /// without dispatching it, so this is where it is seen (as it is read, before the answer leaves). The request is
+    /// also kept until the next one is read, for <see cref="ObserveIfRefused"/>.
     /// </summary>
     internal void ObserveIfNotServed(JsonRpcMessage? message)
     {
@@ -129,9 +133,24 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
             return;
         }
 
+        _lastRequestRead = request;
         if (method is null || (!method.StartsWith("$/", StringComparison.Ordinal) && method != KeepAlive.JsonRpcPingMethod && FindServedMethod(method) is null))
         {
             RecordRefused(request, RpcErrorCode.MethodNotFound, $"The method '{method}' is not served on this connection.");
+        }
+    }
+
+    /// <summary>
+    /// When someone listens, records the refusal of a request whose arguments StreamJsonRpc could not bind (-32602, sent
+    /// without a dispatch): requests are handled inline on the read loop, so it is the last request read, whose id it
+    /// carries (any other error, or an id that does not match, is not a refusal seen here).
+    /// </summary>
+    internal void ObserveIfRefused(JsonRpcError error)
+    {
+        if (error.Error?.Code == JsonRpcErrorCode.InvalidParams && Telemetry.IsServerObserved
+            && _lastRequestRead is { } request && request.RequestId == error.RequestId)
+        {
+            RecordRefused(request, RpcErrorCode.InvalidArguments, error.Error.Message ?? "The arguments could not be read.");
         }
     }
 

@@ -388,6 +388,41 @@ public sealed class TelemetryTests : TestBase
     }
 
     [Fact]
+    public async Task A_json_rpc_request_whose_arguments_do_not_bind_has_a_server_span_with_invalid_arguments()
+    {
+        var (serverPipe, peer) = FullDuplexStream.CreatePipePair();
+        var spans = new List<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "Rpc",
+            Sample = static (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity =>
+            {
+                lock (spans)
+                {
+                    spans.Add(activity);
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+        await using var server = RpcConnection.Create(serverPipe, new RpcConnectionOptions { Protocol = RpcProtocol.JsonRpc }).AddService<ITestService>(new TestService());
+        server.Start();
+
+        // StreamJsonRpc answers -32602 itself, without a dispatch; the caller's traceparent still parents the span.
+        const string TraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        var body = Encoding.UTF8.GetBytes($$"""{"jsonrpc":"2.0","id":6,"method":"Add","params":["x","y"],"traceparent":"{{TraceParent}}"}""");
+        await peer.Output.WriteAsync(Encoding.ASCII.GetBytes($"Content-Length: {body.Length}\r\n\r\n"), TimeoutToken);
+        await peer.Output.WriteAsync(body, TimeoutToken);
+
+        await WaitUntilAsync(() => { lock (spans) { return spans.Count == 1; } }, what: "the refused request's span ends");
+        var span = Assert.Single(spans);
+        Assert.Equal(ActivityKind.Server, span.Kind);
+        Assert.Equal($"{Service}/Add", span.DisplayName);
+        Assert.Equal(nameof(RpcErrorCode.InvalidArguments), span.GetTagItem("error.type"));
+        Assert.Equal("b7ad6b7169203331", span.ParentSpanId.ToHexString());
+    }
+
+    [Fact]
     public async Task A_group_broadcast_is_one_producer_span_whatever_the_number_of_members()
     {
         var exported = new List<Activity>();
