@@ -11,7 +11,8 @@ namespace Rpc.Protocols.JsonRpc;
 /// <summary>
 /// StreamJsonRpc's <see cref="HeaderDelimitedMessageHandler"/>, answering a request whose id names a call still running
 /// here with -32600 Invalid Request itself: StreamJsonRpc keys its own per-call state (the cancellation source) by id, so
-/// it must never see the duplicate, and the running call goes on to be answered once.
+/// it must never see the duplicate, and the running call goes on to be answered once. Also where a request for a
+/// method nobody serves is observed (StreamJsonRpc answers it without a dispatch Rpc could see).
 /// </summary>
 [RequiresDynamicCode(JsonRpcProtocolConnection.DynamicCodeReason)]
 [RequiresUnreferencedCode(JsonRpcProtocolConnection.UnreferencedCodeReason)]
@@ -27,9 +28,13 @@ internal sealed class DuplicateRequestRejectingHandler(PipeWriter writer, PipeRe
         }
 
         var message = read.Result;
-        return IsDuplicate(message)
-            ? ReadSkippingDuplicatesAsync(new ValueTask<JsonRpcMessage?>(message), cancellationToken)
-            : new ValueTask<JsonRpcMessage?>(message);
+        if (IsDuplicate(message))
+        {
+            return ReadSkippingDuplicatesAsync(new ValueTask<JsonRpcMessage?>(message), cancellationToken);
+        }
+
+        owner.ObserveIfNotServed(message);
+        return new ValueTask<JsonRpcMessage?>(message);
     }
 
     private bool IsDuplicate(JsonRpcMessage? message) =>
@@ -42,6 +47,7 @@ internal sealed class DuplicateRequestRejectingHandler(PipeWriter writer, PipeRe
             var message = await read.ConfigureAwait(false);
             if (!IsDuplicate(message))
             {
+                owner.ObserveIfNotServed(message);
                 return message;
             }
 

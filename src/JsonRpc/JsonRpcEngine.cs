@@ -3,6 +3,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Threading;
 using System.Threading.Tasks;
 using Rpc.Diagnostics;
+using Rpc.Runtime;
 using StreamJsonRpc;
 using StreamJsonRpc.Protocol;
 
@@ -82,12 +83,18 @@ internal sealed class JsonRpcEngine : StreamJsonRpc.JsonRpc
         if (_owner.IsRejectingNewCalls && !ownMethod)
         {
             _owner.Options.Dispatcher?.RecordRejected("shutting_down");
+            const string Refusal = "The server is shutting down and accepts no new calls.";
+            if (_owner.Telemetry.IsServerObserved)
+            {
+                _owner.RecordRefused(request, RpcErrorCode.ServerShuttingDown, Refusal);
+            }
+
             var error = _messages.CreateErrorMessage();
             error.RequestId = request.RequestId;
             error.Error = new JsonRpcError.ErrorDetail
             {
                 Code = (JsonRpcErrorCode)(int)RpcErrorCode.ServerShuttingDown,
-                Message = "The server is shutting down and accepts no new calls.",
+                Message = Refusal,
             };
             return new ValueTask<JsonRpcMessage>(error);
         }
@@ -156,6 +163,12 @@ internal sealed class JsonRpcEngine : StreamJsonRpc.JsonRpc
         // The id is retired before the response leaves: a peer may reuse it as soon as it has the response.
         if (id.IsEmpty || !_owner.TryRetireIncomingCallId(id))
         {
+            if (message is JsonRpcError refused)
+            {
+                // An error for a request never dispatched: StreamJsonRpc refused it.
+                _owner.ObserveIfRefused(refused);
+            }
+
             return base.SendAsync(message, cancellationToken);
         }
 
@@ -181,6 +194,11 @@ internal sealed class JsonRpcEngine : StreamJsonRpc.JsonRpc
             if (answer is JsonRpcError { Error: { } error })
             {
                 observation.End(((RpcErrorCode)(int)error.Code).ToString(), error.Message);
+            }
+            else if (observation.Method.Kind == RpcMethodKind.Stream && answer is JsonRpcResult { Result: { } items } result)
+            {
+                // This response only carries the enumerator's token: the span goes on until the stream ends.
+                result.Result = ObservedJsonRpcStream.Wrap(items, observation);
             }
             else
             {

@@ -59,6 +59,9 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
     // Null when keepalive is off for this connection.
     private readonly KeepAlive? _keepAlive;
 
+    // The last request read while someone listened (see ObserveIfRefused).
+    private JsonRpcRequest? _lastRequestRead;
+
     private int _started;
     private int _closed;
     private Exception? _closeReason;
@@ -106,21 +109,64 @@ internal sealed class JsonRpcProtocolConnection : ProtocolConnection
 
     internal JsonRpcEngine Rpc => _rpc;
 
+    /// <summary>Gets a token that fires when the connection closes.</summary>
+    internal CancellationToken ClosingToken => _closing.Token;
+
     /// <summary>Starts the span and duration of an incoming call, parented to the caller's <c>traceparent</c> if it sent one.</summary>
     /// <returns>The observation, or <see langword="null"/> when the method is not one of the served contracts'.</returns>
-    internal CallObservation? StartServerObservation(JsonRpcRequest request)
+    internal CallObservation? StartServerObservation(JsonRpcRequest request) =>
+        FindServedMethod(request.Method) is { } method ? CallObservation.StartServer(Telemetry, method, request.TraceParent, request.TraceState) : null;
+
+    /// <summary>Records the server span of a request this side refuses before its method runs (see <see cref="CallObservation.RecordRefused"/>).</summary>
+    internal void RecordRefused(JsonRpcRequest request, RpcErrorCode code, string message) =>
+        CallObservation.RecordRefused(Telemetry, FindServedMethod(request.Method) ?? CallObservation.UnknownMethod, request.TraceParent, request.TraceState, code.ToString(), message);
+
+    /// <summary>
+    /// When someone listens, records a request for a method nobody serves here: StreamJsonRpc answers it -32601 itself,
+    /// without dispatching it, so this is where it is seen (as it is read, before the answer leaves). The request is
+    /// also kept until the next one is read, for <see cref="ObserveIfRefused"/>.
+    /// </summary>
+    internal void ObserveIfNotServed(JsonRpcMessage? message)
+    {
+        if (message is not JsonRpcRequest { Method: var method } request || !Telemetry.IsServerObserved)
+        {
+            return;
+        }
+
+        _lastRequestRead = request;
+        if (method is null || (!method.StartsWith("$/", StringComparison.Ordinal) && method != KeepAlive.JsonRpcPingMethod && FindServedMethod(method) is null))
+        {
+            RecordRefused(request, RpcErrorCode.MethodNotFound, $"The method '{method}' is not served on this connection.");
+        }
+    }
+
+    /// <summary>
+    /// When someone listens, records the refusal of a request whose arguments StreamJsonRpc could not bind (-32602, sent
+    /// without a dispatch): requests are handled inline on the read loop, so it is the last request read, whose id it
+    /// carries (any other error, or an id that does not match, is not a refusal seen here).
+    /// </summary>
+    internal void ObserveIfRefused(JsonRpcError error)
+    {
+        if (error.Error?.Code == JsonRpcErrorCode.InvalidParams && Telemetry.IsServerObserved
+            && _lastRequestRead is { } request && request.RequestId == error.RequestId)
+        {
+            RecordRefused(request, RpcErrorCode.InvalidArguments, error.Error.Message ?? "The arguments could not be read.");
+        }
+    }
+
+    private RpcMethod? FindServedMethod(string? wireName)
     {
         RpcStub? stub;
         lock (_served)
         {
-            _served.TryGetValue(request.Method ?? string.Empty, out stub);
+            _served.TryGetValue(wireName ?? string.Empty, out stub);
         }
 
         foreach (var method in stub?.Methods ?? [])
         {
-            if (method.WireName == request.Method)
+            if (method.WireName == wireName)
             {
-                return CallObservation.StartServer(Telemetry, method, request.TraceParent, request.TraceState);
+                return method;
             }
         }
 

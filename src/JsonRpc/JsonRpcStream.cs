@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Diagnostics.CodeAnalysis;
 using System.Threading;
 using System.Threading.Tasks;
+using Rpc.Diagnostics;
 using Rpc.Runtime;
 
 namespace Rpc.Protocols.JsonRpc;
@@ -10,7 +11,9 @@ namespace Rpc.Protocols.JsonRpc;
 /// <summary>
 /// The stream a streaming proxy method returns over JSON-RPC: each enumeration sends the request (StreamJsonRpc's
 /// <c>IAsyncEnumerable</c> support answers with an enumerator token, then the items are pulled with
-/// <c>$/enumerator/next</c>), and every failure is translated into Rpc's exceptions.
+/// <c>$/enumerator/next</c>), and every failure is translated into Rpc's exceptions. An observed enumeration is one
+/// client span and one duration, like a binary stream's: from the request to the last item, the error, the consumer's
+/// early dispose (<c>Cancelled</c>) or the connection's loss, whichever comes first.
 /// </summary>
 [RequiresDynamicCode(JsonRpcProtocolConnection.DynamicCodeReason)]
 [RequiresUnreferencedCode(JsonRpcProtocolConnection.UnreferencedCodeReason)]
@@ -65,6 +68,8 @@ internal sealed class JsonRpcStream<TItem>(JsonRpcProtocolConnection connection,
         private readonly CancellationTokenSource? _deadline;
         private readonly CancellationToken _methodToken;
         private readonly CancellationToken _enumeratorToken;
+        private readonly CallObservation? _observation;
+        private readonly CancellationTokenRegistration _connectionClosedRegistration;
         private IAsyncEnumerator<TItem>? _inner;
 
         public Enumerator(JsonRpcProtocolConnection connection, Exception error)
@@ -84,13 +89,30 @@ internal sealed class JsonRpcStream<TItem>(JsonRpcProtocolConnection connection,
             _deadline = deadline;
             _methodToken = methodToken;
             _enumeratorToken = enumeratorToken;
+            if (connection.Telemetry.IsClientObserved)
+            {
+                _observation = CallObservation.StartClient(connection.Telemetry, method);
+
+                // A consumer parked between items would otherwise keep the span open past the connection.
+                _connectionClosedRegistration = connection.ClosingToken.UnsafeRegister(
+                    static state =>
+                    {
+                        var enumerator = (Enumerator)state!;
+                        enumerator._observation!.End(enumerator._connection.Translate(new StreamJsonRpc.ConnectionLostException(), CancellationToken.None));
+                    },
+                    this);
+            }
+
             try
             {
+                // The request carries the stream's span as its trace context (JsonRpcTraceContext reads the current one).
+                using var traced = _observation is null ? default : _observation.Enter();
                 _start = connection.Rpc.InvokeWithCancellationAsync<IAsyncEnumerable<TItem>>(method.WireName, arguments, token);
             }
             catch (Exception exception)
             {
                 _error = connection.Translate(exception, token);
+                _observation?.End(_error);
             }
         }
 
@@ -114,6 +136,7 @@ internal sealed class JsonRpcStream<TItem>(JsonRpcProtocolConnection connection,
 
                 if (!await _inner.MoveNextAsync().ConfigureAwait(false))
                 {
+                    _observation?.End(errorType: null);
                     return false;
                 }
 
@@ -126,15 +149,19 @@ internal sealed class JsonRpcStream<TItem>(JsonRpcProtocolConnection connection,
                 if (translated is OperationCanceledException && _deadline is { IsCancellationRequested: true }
                     && !_methodToken.IsCancellationRequested && !_enumeratorToken.IsCancellationRequested)
                 {
-                    throw RpcCallOptions.DeadlineExceeded(_method!, translated);
+                    translated = RpcCallOptions.DeadlineExceeded(_method!, translated);
                 }
 
+                _observation?.End(translated);
                 throw translated;
             }
         }
 
         public async ValueTask DisposeAsync()
         {
+            // Stopped before the end: the stream's span ends as a cancelled call's.
+            _observation?.End(nameof(RpcErrorCode.Cancelled));
+            await _connectionClosedRegistration.DisposeAsync().ConfigureAwait(false);
             try
             {
                 if (_inner is not null)

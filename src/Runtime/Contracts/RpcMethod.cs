@@ -22,6 +22,9 @@ public enum RpcMethodKind
 /// </summary>
 public sealed class RpcMethod
 {
+    private string _serviceName = string.Empty;
+    private string? _spanName;
+
     /// <summary>Creates a method-table row. Called by generated code.</summary>
     /// <param name="wireName">The name on the wire (<c>[RpcMethod]</c> or the method name without <c>Async</c>).</param>
     /// <param name="kind">How the method travels.</param>
@@ -50,7 +53,18 @@ public sealed class RpcMethod
     /// Gets the full name of the contract interface the row belongs to (<c>rpc.service</c> in metrics and spans), set when
     /// the contract is registered; not sent on the wire.
     /// </summary>
-    public string ServiceName { get; internal set; } = string.Empty;
+    public string ServiceName
+    {
+        get => _serviceName;
+        internal set
+        {
+            _serviceName = value;
+            _spanName = null;
+        }
+    }
+
+    /// <summary>Gets the name of the method's spans: <c>service/method</c>, or the method alone when it has no service.</summary>
+    internal string SpanName => _spanName ??= _serviceName.Length == 0 ? WireName : $"{_serviceName}/{WireName}";
 
     /// <summary>Gets the binary-protocol method id: the 32-bit FNV-1a hash of the UTF-8 wire name.</summary>
     public uint Id { get; }

@@ -32,6 +32,22 @@ internal sealed class CallObservation
     /// <summary>Gets the call's span, or <see langword="null"/> when nobody samples it.</summary>
     public Activity? Activity { get; }
 
+    /// <summary>Gets the method called.</summary>
+    public RpcMethod Method => _method;
+
+    /// <summary>
+    /// Gets what a refused call's span and duration name when the method is not one this side serves: the semantic
+    /// conventions' <c>_OTHER</c>, never the peer's name for it (a peer must not be able to mint new span names).
+    /// </summary>
+    public static RpcMethod UnknownMethod { get; } = new("_OTHER", RpcMethodKind.Request, [], acceptsCancellation: false);
+
+    /// <summary>
+    /// Records a call refused before its method ran (not served, server shutting down, unreadable arguments): a server
+    /// span that ends at once with <paramref name="errorType"/>, and its duration.
+    /// </summary>
+    public static void RecordRefused(ConnectionTelemetry connection, RpcMethod method, string? traceParent, string? traceState, string errorType, string errorMessage) =>
+        StartServer(connection, method, traceParent, traceState).End(errorType, errorMessage);
+
     /// <summary>
     /// Starts the calling side of <paramref name="method"/>: a child of the caller's <see cref="Activity.Current"/>,
     /// which it leaves unchanged (the span belongs to the call, not to the code after it).
@@ -75,7 +91,7 @@ internal sealed class CallObservation
     /// <returns>The span, or <see langword="null"/> when nobody samples it.</returns>
     public static Activity? StartBroadcast(RpcMethod method, string groupName)
     {
-        var activity = RpcTelemetry.Activities.StartActivity($"{method.ServiceName}/{method.WireName}", ActivityKind.Producer);
+        var activity = RpcTelemetry.Activities.StartActivity(method.SpanName, ActivityKind.Producer);
         if (activity is { IsAllDataRequested: true })
         {
             activity.SetTag("rpc.service", method.ServiceName);
@@ -103,7 +119,11 @@ internal sealed class CallObservation
         {
             var tags = default(TagList);
             _connection.AddTags(ref tags);
-            tags.Add("rpc.service", _method.ServiceName);
+            if (_method.ServiceName.Length > 0)
+            {
+                tags.Add("rpc.service", _method.ServiceName);
+            }
+
             tags.Add("rpc.method", _method.WireName);
             if (errorType is not null)
             {
@@ -169,12 +189,17 @@ internal sealed class CallObservation
             return null;
         }
 
-        var activity = source.StartActivity($"{method.ServiceName}/{method.WireName}", kind, parent);
+        var activity = source.StartActivity(method.SpanName, kind, parent);
         if (activity is { IsAllDataRequested: true })
         {
+            // A new span has no tags yet: adding skips SetTag's search for one of the same name.
             connection.AddTags(activity);
-            activity.SetTag("rpc.service", method.ServiceName);
-            activity.SetTag("rpc.method", method.WireName);
+            if (method.ServiceName.Length > 0)
+            {
+                activity.AddTag("rpc.service", method.ServiceName);
+            }
+
+            activity.AddTag("rpc.method", method.WireName);
         }
 
         return activity;

@@ -153,7 +153,7 @@ internal sealed class ConnectionTelemetry
     {
         foreach (var tag in _tags)
         {
-            activity.SetTag(tag.Key, tag.Value);
+            activity.AddTag(tag.Key, tag.Value);
         }
     }
 

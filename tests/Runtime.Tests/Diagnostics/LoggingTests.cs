@@ -26,6 +26,10 @@ public interface ILogProbe
     void Fire(string message);
 
     Task HangAsync(CancellationToken cancellationToken = default);
+
+    Task<int> FailOtherAsync(string message);
+
+    IAsyncEnumerable<int> FailStreamAsync(string message);
 }
 
 /// <summary>
@@ -110,6 +114,44 @@ public sealed class LoggingTests : TestBase, IAsyncLifetime
         Assert.Equal(LogLevel.Warning, call.Level);
         Assert.Equal("Fail", StateOf(call, "Method"));
         Assert.Equal("call boom", call.Exception?.Message);
+    }
+
+    [Theory]
+    [InlineData("Binary")]
+    [InlineData("JsonRpc")]
+    public async Task Concurrent_failing_calls_of_different_methods_are_each_logged_with_their_own_method(string protocolName)
+    {
+        const int Rounds = 40;
+        var protocol = TestProtocols.Named(protocolName);
+        await using var client = await RpcConnection.ConnectAsync(_endpoint, new RpcConnectionOptions { Protocol = protocol }, TimeoutToken);
+        var probe = client.CreateProxy<ILogProbe>();
+
+        // Interleaved on the server: each method's task faults while others are being dispatched and failing.
+        var calls = new List<Task>();
+        for (var i = 0; i < Rounds; i++)
+        {
+            probe.Fire($"Fire {i}");
+            calls.Add(Assert.ThrowsAsync<RemoteInvocationException>(() => probe.FailAsync($"Fail {i}")));
+            calls.Add(Assert.ThrowsAsync<RemoteInvocationException>(() => probe.FailOtherAsync($"FailOther {i}")));
+            if (protocol == RpcProtocol.Binary)
+            {
+                // (JSON-RPC serves a stream's items as StreamJsonRpc's own $/enumerator/next calls, which its log names.)
+                calls.Add(Assert.ThrowsAsync<RemoteInvocationException>(async () =>
+                {
+                    await foreach (var item in probe.FailStreamAsync($"FailStream {i}"))
+                    {
+                    }
+                }));
+            }
+        }
+
+        await Task.WhenAll(calls).WaitAsync(TimeoutToken);
+        var requests = calls.Count;
+        await WaitUntilAsync(() => _logs.GetSnapshot().Count(r => r.Id.Id is 3001 or 3002) == requests + Rounds, what: "every failure is logged");
+        var failures = _logs.GetSnapshot().Where(r => r.Id.Id is 3001 or 3002).ToList();
+        Assert.All(failures, r => Assert.Equal(r.Exception!.Message.Split(' ')[0], StateOf(r, "Method")));
+        Assert.Equal(Rounds, failures.Count(r => r.Id.Id == 3002 && StateOf(r, "Method") == "Fire"));
+        Assert.Equal(requests, failures.Count(r => r.Id.Id == 3001));
     }
 
     [Fact]
@@ -360,5 +402,18 @@ public sealed class LoggingTests : TestBase, IAsyncLifetime
         public void Fire(string message) => throw new InvalidOperationException(message);
 
         public Task HangAsync(CancellationToken cancellationToken) => Task.Delay(System.Threading.Timeout.Infinite, cancellationToken);
+
+        public async Task<int> FailOtherAsync(string message)
+        {
+            await Task.Yield();
+            throw new InvalidOperationException(message);
+        }
+
+        public async IAsyncEnumerable<int> FailStreamAsync(string message)
+        {
+            yield return 1;
+            await Task.Yield();
+            throw new InvalidOperationException(message);
+        }
     }
 }

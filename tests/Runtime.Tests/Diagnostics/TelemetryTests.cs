@@ -90,6 +90,140 @@ public sealed class TelemetryTests : TestBase
         Assert.Equal(nameof(RpcErrorCode.InvocationFailed), servers.Single(s => s.Name.EndsWith("/Throw", StringComparison.Ordinal)).ErrorType);
     }
 
+    [Theory]
+    [InlineData("binary")]
+    [InlineData("json")]
+    public async Task A_stream_to_another_process_is_one_client_and_one_server_span_for_its_whole_life(string protocol)
+    {
+        var (spanFile, exported, tracing, server, connection) = await ConnectTracedAsync(protocol);
+        using (tracing)
+        await using (server)
+        await using (connection)
+        {
+            var service = connection.CreateProxy<ITestService>();
+            ActivityTraceId traceId;
+            var items = new List<int>();
+            using (var test = TestSource.StartActivity("test"))
+            {
+                traceId = test!.TraceId;
+                await foreach (var item in service.CountAsync(3, 0).WithCancellation(TimeoutToken))
+                {
+                    items.Add(item);
+                }
+            }
+
+            Assert.Equal([0, 1, 2], items);
+            var stream = Assert.Single(Spans(exported, traceId, ActivityKind.Client));
+            Assert.Equal($"{Service}/Count", stream.DisplayName);
+            Assert.Null(stream.GetTagItem("error.type"));
+
+            // The server's span ends with the stream's end (before the end reaches the client), not with its first reply.
+            IReadOnlyList<SpanLine> servers = [];
+            await WaitUntilAsync(() => (servers = SpanFile.Read(spanFile)).Count >= 1);
+            var served = Assert.Single(servers);
+            Assert.Equal(ActivityKind.Server, served.Kind);
+            Assert.Equal(stream.DisplayName, served.Name);
+            Assert.Equal(traceId.ToHexString(), served.TraceId);
+            Assert.Equal(stream.SpanId.ToHexString(), served.ParentSpanId);
+            Assert.Equal("-", served.ErrorType);
+        }
+    }
+
+    [Theory]
+    [InlineData("binary")]
+    [InlineData("json")]
+    public async Task A_stream_its_consumer_abandons_early_ends_both_spans_as_cancelled(string protocol)
+    {
+        var (spanFile, exported, tracing, server, connection) = await ConnectTracedAsync(protocol);
+        using (tracing)
+        await using (server)
+        await using (connection)
+        {
+            var service = connection.CreateProxy<ITestService>();
+            ActivityTraceId traceId;
+            using (var test = TestSource.StartActivity("test"))
+            {
+                traceId = test!.TraceId;
+                await foreach (var item in service.CountAsync(1_000_000, 10).WithCancellation(TimeoutToken))
+                {
+                    break;
+                }
+            }
+
+            var stream = Assert.Single(Spans(exported, traceId, ActivityKind.Client));
+            Assert.Equal(nameof(RpcErrorCode.Cancelled), stream.GetTagItem("error.type"));
+            Assert.Equal(ActivityStatusCode.Error, stream.Status);
+
+            // The producer stops on the caller's cancel ($/enumerator/abort in JSON-RPC) and ends its span then.
+            IReadOnlyList<SpanLine> servers = [];
+            await WaitUntilAsync(() => (servers = SpanFile.Read(spanFile)).Count >= 1, what: "the server ends the abandoned stream's span");
+            var served = Assert.Single(servers);
+            Assert.Equal(stream.SpanId.ToHexString(), served.ParentSpanId);
+            Assert.Equal(nameof(RpcErrorCode.Cancelled), served.ErrorType);
+        }
+    }
+
+    [Theory]
+    [InlineData("binary")]
+    [InlineData("json")]
+    public async Task A_stream_whose_connection_dies_while_its_consumer_waits_elsewhere_ends_its_span_as_lost(string protocol)
+    {
+        var (_, exported, tracing, server, connection) = await ConnectTracedAsync(protocol);
+        using (tracing)
+        await using (server)
+        await using (connection)
+        {
+            var service = connection.CreateProxy<ITestService>();
+            ActivityTraceId traceId;
+            IAsyncEnumerator<int> stream;
+            using (var test = TestSource.StartActivity("test"))
+            {
+                traceId = test!.TraceId;
+                stream = service.CountAsync(1_000_000, 10).GetAsyncEnumerator(TimeoutToken);
+                Assert.True(await stream.MoveNextAsync().AsTask().WaitAsync(TimeoutToken));
+            }
+
+            // The consumer holds the enumerator without asking for more: only the connection's loss can end the span.
+            server.Kill();
+            await WaitUntilAsync(() => Spans(exported, traceId, ActivityKind.Client).Count == 1, what: "the stream's span ends with the connection");
+            var span = Assert.Single(Spans(exported, traceId, ActivityKind.Client));
+            Assert.Equal(typeof(ConnectionLostException).FullName, span.GetTagItem("error.type"));
+            await stream.DisposeAsync();
+        }
+    }
+
+    [Theory]
+    [InlineData("binary")]
+    [InlineData("json")]
+    public async Task A_call_refused_before_dispatch_has_a_server_span_saying_why(string protocol)
+    {
+        var (spanFile, exported, tracing, server, connection) = await ConnectTracedAsync(protocol);
+        using (tracing)
+        await using (server)
+        await using (connection)
+        {
+            ActivityTraceId traceId;
+            using (var test = TestSource.StartActivity("test"))
+            {
+                traceId = test!.TraceId;
+                var refused = await Assert.ThrowsAsync<RemoteInvocationException>(() => connection.CreateProxy<IUnservedService>().MissingAsync().WaitAsync(TimeoutToken));
+                Assert.Equal(RpcErrorCode.MethodNotFound, refused.ErrorCode);
+            }
+
+            var call = Assert.Single(Spans(exported, traceId, ActivityKind.Client));
+            Assert.Equal(nameof(RpcErrorCode.MethodNotFound), call.GetTagItem("error.type"));
+
+            // Not served there, so named by the semantic conventions' placeholder, never by what the peer sent.
+            IReadOnlyList<SpanLine> servers = [];
+            await WaitUntilAsync(() => (servers = SpanFile.Read(spanFile)).Count >= 1);
+            var served = Assert.Single(servers);
+            Assert.Equal(ActivityKind.Server, served.Kind);
+            Assert.Equal("_OTHER", served.Name);
+            Assert.Equal(call.SpanId.ToHexString(), served.ParentSpanId);
+            Assert.Equal(nameof(RpcErrorCode.MethodNotFound), served.ErrorType);
+        }
+    }
+
     [Fact]
     public async Task A_call_through_a_work_queue_hub_to_a_worker_process_is_one_trace_with_the_hub_as_a_hop()
     {
@@ -178,6 +312,45 @@ public sealed class TelemetryTests : TestBase
         await WaitUntilAsync(() => activeConnections.GetMeasurementSnapshot().EvaluateAsCounter() == 0);
     }
 
+    [Theory]
+    [InlineData("binary")]
+    [InlineData("json")]
+    public async Task A_stream_records_one_duration_on_each_side_and_a_refused_call_one_on_the_server(string protocol)
+    {
+        using var meters = new TestMeterFactory();
+        using var clientDurations = new MetricCollector<double>(meters, "Rpc", "rpc.client.call.duration");
+        using var serverDurations = new MetricCollector<double>(meters, "Rpc", "rpc.server.call.duration");
+        var rpcProtocol = protocol == "json" ? RpcProtocol.JsonRpc : RpcProtocol.Binary;
+        await using var server = new RpcServer(new RpcServerOptions { Protocols = [rpcProtocol], Connection = { MeterFactory = meters } })
+            .AddService<ITestService>(connection => new TestService(connection.CreateProxy<ICallback>()));
+        var bound = await server.ListenAsync(TestEndpoints.Create("unix"), TimeoutToken);
+        await using var connection = await RpcConnection.ConnectAsync(bound, new RpcConnectionOptions { Protocol = rpcProtocol, MeterFactory = meters }, TimeoutToken);
+
+        var count = 0;
+        await foreach (var item in connection.CreateProxy<ITestService>().CountAsync(3, 0).WithCancellation(TimeoutToken))
+        {
+            count++;
+        }
+
+        Assert.Equal(3, count);
+        await Assert.ThrowsAsync<RemoteInvocationException>(() => connection.CreateProxy<IUnservedService>().MissingAsync().WaitAsync(TimeoutToken));
+
+        await WaitUntilAsync(() => serverDurations.GetMeasurementSnapshot().Count == 2);
+        var expectedSystem = protocol == "json" ? "jsonrpc" : "rpc-dotnet";
+        var clientStream = Assert.Single(clientDurations.GetMeasurementSnapshot(), m => (string?)m.Tags["rpc.method"] == "Count");
+        var serverStream = Assert.Single(serverDurations.GetMeasurementSnapshot(), m => (string?)m.Tags["rpc.method"] == "Count");
+        foreach (var stream in new[] { clientStream, serverStream })
+        {
+            Assert.Equal(expectedSystem, stream.Tags["rpc.system"]);
+            Assert.Equal(Service, stream.Tags["rpc.service"]);
+            Assert.False(stream.Tags.ContainsKey("error.type"));
+        }
+
+        var refused = Assert.Single(serverDurations.GetMeasurementSnapshot(), m => (string?)m.Tags["rpc.method"] == "_OTHER");
+        Assert.Equal(nameof(RpcErrorCode.MethodNotFound), refused.Tags["error.type"]);
+        Assert.False(refused.Tags.ContainsKey("rpc.service"));
+    }
+
     [Fact]
     public async Task Without_a_listener_no_span_is_made_and_a_request_carries_no_header_and_with_one_it_carries_the_traceparent()
     {
@@ -215,6 +388,41 @@ public sealed class TelemetryTests : TestBase
     }
 
     [Fact]
+    public async Task A_json_rpc_request_whose_arguments_do_not_bind_has_a_server_span_with_invalid_arguments()
+    {
+        var (serverPipe, peer) = FullDuplexStream.CreatePipePair();
+        var spans = new List<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "Rpc",
+            Sample = static (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity =>
+            {
+                lock (spans)
+                {
+                    spans.Add(activity);
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+        await using var server = RpcConnection.Create(serverPipe, new RpcConnectionOptions { Protocol = RpcProtocol.JsonRpc }).AddService<ITestService>(new TestService());
+        server.Start();
+
+        // StreamJsonRpc answers -32602 itself, without a dispatch; the caller's traceparent still parents the span.
+        const string TraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        var body = Encoding.UTF8.GetBytes($$"""{"jsonrpc":"2.0","id":6,"method":"Add","params":["x","y"],"traceparent":"{{TraceParent}}"}""");
+        await peer.Output.WriteAsync(Encoding.ASCII.GetBytes($"Content-Length: {body.Length}\r\n\r\n"), TimeoutToken);
+        await peer.Output.WriteAsync(body, TimeoutToken);
+
+        await WaitUntilAsync(() => { lock (spans) { return spans.Count == 1; } }, what: "the refused request's span ends");
+        var span = Assert.Single(spans);
+        Assert.Equal(ActivityKind.Server, span.Kind);
+        Assert.Equal($"{Service}/Add", span.DisplayName);
+        Assert.Equal(nameof(RpcErrorCode.InvalidArguments), span.GetTagItem("error.type"));
+        Assert.Equal("b7ad6b7169203331", span.ParentSpanId.ToHexString());
+    }
+
+    [Fact]
     public async Task A_group_broadcast_is_one_producer_span_whatever_the_number_of_members()
     {
         var exported = new List<Activity>();
@@ -237,6 +445,17 @@ public sealed class TelemetryTests : TestBase
         var broadcast = Assert.Single(Spans(exported, traceId, ActivityKind.Producer));
         Assert.Equal("Rpc.Tests.Groups.IGroupMember/OnTick", broadcast.DisplayName);
         Assert.Equal(group.Name, broadcast.GetTagItem("rpc.group.name"));
+    }
+
+    /// <summary>Starts tests/TestHost recording its spans to a file, and connects to it over a Unix socket with this process's spans exported.</summary>
+    private async Task<(string SpanFile, List<Activity> Exported, TracerProvider Tracing, ServerProcess Server, RpcConnection Connection)> ConnectTracedAsync(string protocol)
+    {
+        var spanFile = NewSpanFile();
+        var exported = new List<Activity>();
+        var tracing = Sdk.CreateTracerProviderBuilder().AddSource("Rpc", TestSource.Name).AddInMemoryExporter(exported).Build();
+        var server = await ServerProcess.StartAsync([TestEndpoints.Create("unix")], protocol, ["--trace-file", spanFile], TimeoutToken);
+        var options = new RpcConnectionOptions { Protocol = protocol == "json" ? RpcProtocol.JsonRpc : RpcProtocol.Binary };
+        return (spanFile, exported, tracing, server, await RpcConnection.ConnectAsync(server.Endpoints[0], options, TimeoutToken));
     }
 
     private static string NewSpanFile() => Path.Combine(Path.GetTempPath(), $"rpc-spans-{Guid.NewGuid():N}.txt");

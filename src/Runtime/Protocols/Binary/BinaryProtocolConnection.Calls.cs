@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Threading;
 using System.Threading.Tasks;
 using Rpc.Diagnostics;
@@ -103,8 +104,6 @@ internal sealed partial class BinaryProtocolConnection
         }
     }
 
-    internal void SendCancel(uint id) => SendCancelQuietly(id);
-
     internal void SendStreamCredit(uint id, int items)
     {
         try
@@ -117,14 +116,11 @@ internal sealed partial class BinaryProtocolConnection
         }
     }
 
-    /// <summary>The consumer stopped enumerating before the end: forget the stream and tell the peer to stop producing.</summary>
-    internal void AbandonStream(uint id)
-    {
-        if (TryRemovePending(id))
-        {
-            SendCancelQuietly(id);
-        }
-    }
+    /// <summary>
+    /// The consumer stopped enumerating before the end: forget the stream and tell the peer to stop producing. Its span
+    /// and duration end as a cancelled call's.
+    /// </summary>
+    internal void AbandonStream(uint id) => OnCallerCancelled(id, CancellationToken.None);
 
     /// <summary>Sends the request of a stream once its enumeration starts, then grants the first window.</summary>
     internal StreamReceiver<TItem> StartStream<TArguments, TItem>(RpcMethod method, in TArguments arguments, RpcFormatter<TItem> itemFormatter, CancellationToken methodToken, CancellationToken enumeratorToken)
@@ -140,7 +136,17 @@ internal sealed partial class BinaryProtocolConnection
             call = itemFormatter.Observe(receiver, observation, isStream: true);
         }
 
-        var id = AddPending(new PendingEntry(call, method, itemFormatter, default));
+        uint id;
+        try
+        {
+            id = AddPending(new PendingEntry(call, method, itemFormatter, default));
+        }
+        catch (ConnectionLostException exception)
+        {
+            call.Fail(exception);
+            return receiver;
+        }
+
         receiver.Start(id);
         if (timeout != Timeout.InfiniteTimeSpan && !StartDeadline(id, timeout))
         {
@@ -273,7 +279,8 @@ internal sealed partial class BinaryProtocolConnection
         registration.Unregister();
     }
 
-    private void OnCallerCancelled(uint id, CancellationToken cancellationToken)
+    /// <summary>Completes a call as cancelled, if it is still pending, and tells the peer.</summary>
+    internal void OnCallerCancelled(uint id, CancellationToken cancellationToken)
     {
         PendingEntry entry;
         lock (PendingGate)
@@ -293,8 +300,8 @@ internal sealed partial class BinaryProtocolConnection
     private static RequestHeader HeaderFor(TimeSpan timeout, CallObservation? observation)
     {
         TimeSpan? deadline = timeout == Timeout.InfiniteTimeSpan ? null : timeout;
-        return observation?.Activity is { } activity
-            ? new RequestHeader(deadline, activity.Id, activity.TraceStateString)
+        return observation?.Activity is { IdFormat: ActivityIdFormat.W3C } activity
+            ? new RequestHeader(deadline, activity)
             : deadline is null ? default : new RequestHeader(deadline);
     }
 
@@ -375,14 +382,7 @@ internal sealed partial class BinaryProtocolConnection
                 return new FailedEnumerator<TItem>(new OperationCanceledException(methodToken.IsCancellationRequested ? methodToken : cancellationToken));
             }
 
-            try
-            {
-                return connection.StartStream(method, arguments, itemFormatter, methodToken, cancellationToken);
-            }
-            catch (RpcException exception)
-            {
-                return new FailedEnumerator<TItem>(exception);
-            }
+            return connection.StartStream(method, arguments, itemFormatter, methodToken, cancellationToken);
         }
     }
 

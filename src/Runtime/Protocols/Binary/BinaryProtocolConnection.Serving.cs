@@ -44,13 +44,7 @@ internal sealed partial class BinaryProtocolConnection
 
         lock (IncomingGate)
         {
-            if (!_incoming.TryGetValue(id, out var call))
-            {
-                call = new IncomingCall();
-                _incoming.Add(id, call);
-            }
-
-            var source = call.GetOrCreateCancellation();
+            var source = IncomingCallFor(id).GetOrCreateCancellation();
             if (IsClosed)
             {
                 source.Cancel();
@@ -73,11 +67,6 @@ internal sealed partial class BinaryProtocolConnection
         }
         else
         {
-            if (Logger is not null)
-            {
-                LogIfFaults(task, kind);
-            }
-
             _ = ReplyWhenDoneAsync(id, kind, task);
         }
     }
@@ -108,11 +97,6 @@ internal sealed partial class BinaryProtocolConnection
         }
         else
         {
-            if (Logger is not null)
-            {
-                LogIfFaults(task, kind);
-            }
-
             _ = ReplyWhenDoneAsync(id, kind, task, formatter);
         }
     }
@@ -145,12 +129,7 @@ internal sealed partial class BinaryProtocolConnection
         CancellationToken token;
         lock (IncomingGate)
         {
-            if (!_incoming.TryGetValue(id, out var call))
-            {
-                call = new IncomingCall();
-                _incoming.Add(id, call);
-            }
-
+            var call = IncomingCallFor(id);
             credits = call.Credits ??= new StreamCredits();
             token = call.GetOrCreateCancellation().Token;
         }
@@ -159,7 +138,7 @@ internal sealed partial class BinaryProtocolConnection
     }
 
     internal void CompleteMethodNotFound(uint id, FrameKind kind) =>
-        FinishIncoming(id, kind, new ErrorPayload(RpcErrorCode.MethodNotFound, string.Empty, "The stub serving this method id has no such method.", null));
+        Refuse(id, kind, CallObservation.UnknownMethod, default, new ErrorPayload(RpcErrorCode.MethodNotFound, string.Empty, "The stub serving this method id has no such method.", null));
 
     private void OnIncomingCall(FrameKind kind, uint id, uint methodId, in RequestHeader requestHeader, ReadOnlySequence<byte> payload)
     {
@@ -183,7 +162,7 @@ internal sealed partial class BinaryProtocolConnection
             if (IsRejectingNewCalls)
             {
                 _options.Dispatcher?.RecordRejected("shutting_down");
-                FinishIncoming(id, kind, new ErrorPayload(RpcErrorCode.ServerShuttingDown, string.Empty, "The server is shutting down and accepts no new calls.", null));
+                RefuseAtShutdown(id, kind, methodId, requestHeader);
                 return;
             }
 
@@ -195,14 +174,24 @@ internal sealed partial class BinaryProtocolConnection
         }
         else if (IsRejectingNewCalls)
         {
+            RefuseAtShutdown(id, kind, methodId, requestHeader);
             return;
         }
 
         if (!_stubs.TryGetValue(methodId, out var stub))
         {
             _options.Dispatcher?.RecordRejected("method_not_found");
-            FinishIncoming(id, kind, new ErrorPayload(RpcErrorCode.MethodNotFound, string.Empty, $"No method with id 0x{methodId:X8} is served on this connection (the peer's contract differs from ours).", null));
+            Refuse(id, kind, CallObservation.UnknownMethod, requestHeader, new ErrorPayload(RpcErrorCode.MethodNotFound, string.Empty, $"No method with id 0x{methodId:X8} is served on this connection (the peer's contract differs from ours).", null));
             return;
+        }
+
+        if (Logger is not null && kind != FrameKind.Notification)
+        {
+            // Only a logging connection pays for knowing which method a request runs.
+            lock (IncomingGate)
+            {
+                IncomingCallFor(id).MethodId = methodId;
+            }
         }
 
         var observation = Telemetry.IsServerObserved ? StartServerObservation(stub, kind, id, methodId, requestHeader) : null;
@@ -217,6 +206,23 @@ internal sealed partial class BinaryProtocolConnection
         Invoke(stub, kind, id, methodId, payload, deadline, observation);
     }
 
+    private void RefuseAtShutdown(uint id, FrameKind kind, uint methodId, in RequestHeader requestHeader)
+    {
+        var method = _stubs.TryGetValue(methodId, out var stub) ? FindMethod(stub, methodId) : null;
+        Refuse(id, kind, method ?? CallObservation.UnknownMethod, requestHeader, new ErrorPayload(RpcErrorCode.ServerShuttingDown, string.Empty, "The server is shutting down and accepts no new calls.", null));
+    }
+
+    /// <summary>Answers a call its method never sees with <paramref name="error"/>; its server span says why, so an operator sees it.</summary>
+    private void Refuse(uint id, FrameKind kind, RpcMethod method, in RequestHeader requestHeader, in ErrorPayload error)
+    {
+        if (Telemetry.IsServerObserved)
+        {
+            CallObservation.RecordRefused(Telemetry, method, requestHeader.TraceParent, requestHeader.TraceState, error.Code.ToString(), error.Message);
+        }
+
+        FinishIncoming(id, kind, error);
+    }
+
     /// <summary>
     /// Starts the span and duration of an incoming call, parented to the caller's span when its header carried one.
     /// A request's observation is kept with the call until its reply (<see cref="FinishIncoming"/>); a notification's
@@ -224,17 +230,7 @@ internal sealed partial class BinaryProtocolConnection
     /// </summary>
     private CallObservation? StartServerObservation(RpcStub stub, FrameKind kind, uint id, uint methodId, in RequestHeader requestHeader)
     {
-        RpcMethod? method = null;
-        foreach (var candidate in stub.Methods)
-        {
-            if (candidate.Id == methodId)
-            {
-                method = candidate;
-                break;
-            }
-        }
-
-        if (method is null)
+        if (FindMethod(stub, methodId) is not { } method)
         {
             return null;
         }
@@ -244,17 +240,23 @@ internal sealed partial class BinaryProtocolConnection
         {
             lock (IncomingGate)
             {
-                if (!_incoming.TryGetValue(id, out var call))
-                {
-                    call = new IncomingCall();
-                    _incoming.Add(id, call);
-                }
-
-                call.Observation = observation;
+                IncomingCallFor(id).Observation = observation;
             }
         }
 
         return observation;
+    }
+
+    /// <summary>Gets the state of incoming call <paramref name="id"/>, made on first need. The caller holds <see cref="IncomingGate"/>.</summary>
+    private IncomingCall IncomingCallFor(uint id)
+    {
+        if (!_incoming.TryGetValue(id, out var call))
+        {
+            call = new IncomingCall();
+            _incoming.Add(id, call);
+        }
+
+        return call;
     }
 
     /// <summary>Makes the call's token fire when the caller's deadline passes (time spent queued counts).</summary>
@@ -280,12 +282,7 @@ internal sealed partial class BinaryProtocolConnection
             {
                 lock (IncomingGate)
                 {
-                    if (!_incoming.TryGetValue(call.Id, out var state))
-                    {
-                        state = new IncomingCall();
-                        _incoming.Add(call.Id, state);
-                    }
-
+                    var state = IncomingCallFor(call.Id);
                     finished = state.WhenFinished();
                     deadline = state.Deadline;
                 }
@@ -314,6 +311,10 @@ internal sealed partial class BinaryProtocolConnection
     private void Invoke(RpcStub stub, FrameKind kind, uint id, uint methodId, ReadOnlySequence<byte> payload, DateTimeOffset? deadline, CallObservation? observation)
     {
         var reader = new MessagePackReader(payload);
+
+        // A notification has no request id: its call carries the method id instead, so a failure reported after the
+        // dispatch (its task faulting) can name the method (see MethodNameOf).
+        var callId = kind == FrameKind.Notification ? methodId : id;
         try
         {
             using var traced = observation is null ? default : observation.Enter();
@@ -321,22 +322,30 @@ internal sealed partial class BinaryProtocolConnection
             {
                 // The implementation's async flow captures the scope at its first await, so its later calls inherit it.
                 using var inherited = RpcCallOptions.Propagate(propagated);
-                stub.Dispatch(methodId, ref reader, new RpcServerCall(_serverCalls, id, (byte)kind));
+                stub.Dispatch(methodId, ref reader, new RpcServerCall(_serverCalls, callId, (byte)kind));
             }
             else
             {
-                stub.Dispatch(methodId, ref reader, new RpcServerCall(_serverCalls, id, (byte)kind));
+                stub.Dispatch(methodId, ref reader, new RpcServerCall(_serverCalls, callId, (byte)kind));
             }
         }
         catch (InvalidArgumentsException exception)
         {
             _options.Dispatcher?.RecordRejected("invalid_arguments");
-            FinishIncoming(id, kind, new ErrorPayload(RpcErrorCode.InvalidArguments, string.Empty, $"The arguments of '{FindMethod(stub, methodId)}' could not be read: {exception.Message}", null));
+            var error = new ErrorPayload(RpcErrorCode.InvalidArguments, string.Empty, $"The arguments of '{FindMethod(stub, methodId)?.WireName}' could not be read: {exception.Message}", null);
+            if (kind == FrameKind.Notification)
+            {
+                // A request's span ends with its reply; a notification has none.
+                observation?.End(error.Code.ToString(), error.Message);
+            }
+
+            FinishIncoming(id, kind, error);
+            return;
         }
         catch (Exception exception)
         {
             // The implementation threw before returning a task.
-            FinishIncoming(id, kind, ReportFailure(id, kind, new LoggedStub.DispatchedMethod(stub, methodId), exception));
+            FinishIncoming(id, kind, ReportFailure(callId, kind, exception));
             if (kind == FrameKind.Notification)
             {
                 observation?.End(exception);
@@ -431,7 +440,7 @@ internal sealed partial class BinaryProtocolConnection
         }
         catch (Exception exception)
         {
-            FinishIncoming(id, kind, ErrorFor(id, exception));
+            FinishIncoming(id, kind, ReportFailure(id, kind, exception));
             return;
         }
 
@@ -447,7 +456,7 @@ internal sealed partial class BinaryProtocolConnection
         }
         catch (Exception exception)
         {
-            FinishIncoming(id, kind, ErrorFor(id, exception));
+            FinishIncoming(id, kind, ReportFailure(id, kind, exception));
             return;
         }
 
@@ -456,7 +465,6 @@ internal sealed partial class BinaryProtocolConnection
 
     private async Task SendStreamAsync<TItem>(uint id, IAsyncEnumerable<TItem> items, RpcFormatter<TItem> formatter, StreamCredits credits, CancellationToken cancellationToken)
     {
-        var method = Logger is null ? default : LoggedStub.Current;
         try
         {
             await foreach (var item in items.WithCancellation(cancellationToken).ConfigureAwait(false))
@@ -467,7 +475,7 @@ internal sealed partial class BinaryProtocolConnection
         }
         catch (Exception exception)
         {
-            FinishIncoming(id, FrameKind.StreamRequest, ReportFailure(id, FrameKind.StreamRequest, method, exception));
+            FinishIncoming(id, FrameKind.StreamRequest, ReportFailure(id, FrameKind.StreamRequest, exception));
             return;
         }
 
@@ -527,40 +535,45 @@ internal sealed partial class BinaryProtocolConnection
     }
 
     /// <summary>
-    /// On a logging connection, logs the method's failure if its task faults (a cancelled task is the caller's or the
-    /// deadline's doing, not a failure). Called in the stub's dispatch, where <see cref="LoggedStub.Current"/> names the
-    /// method; the reply path is the same with or without it.
+    /// The error reply of a method that threw, logged unless its caller cancelled it or its deadline passed. Called before
+    /// the reply is sent, while the incoming call's entry still names the method. <paramref name="callId"/> is the
+    /// request id, or a notification's method id (see <see cref="Invoke"/>).
     /// </summary>
-    private void LogIfFaults(Task task, FrameKind kind)
+    private ErrorPayload ReportFailure(uint callId, FrameKind kind, Exception exception)
     {
-        if (!Logger!.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Warning))
+        if (kind == FrameKind.Notification)
         {
-            return;
+            // No reply to make; only the connection's close cancels a notification, which is no failure of its method.
+            if (Logger is not null && exception is not OperationCanceledException)
+            {
+                LogMethodFailed(MethodNameOf(callId, kind), isNotification: true, exception);
+            }
+
+            return default;
         }
 
-        _ = task.ContinueWith(
-            static (faulted, state) =>
-            {
-                var (connection, method, isNotification) = ((BinaryProtocolConnection, LoggedStub.DispatchedMethod, bool))state!;
-                var exception = faulted.Exception!.InnerExceptions is [var single] ? single : faulted.Exception;
-                connection.LogMethodFailed(method.WireName, isNotification, exception);
-            },
-            (this, LoggedStub.Current, kind == FrameKind.Notification),
-            CancellationToken.None,
-            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
-    }
-
-    /// <summary>The error reply of a method that threw, logged unless its caller cancelled it or its deadline passed.</summary>
-    private ErrorPayload ReportFailure(uint id, FrameKind kind, LoggedStub.DispatchedMethod method, Exception exception)
-    {
-        var error = ErrorFor(id, exception);
+        var error = ErrorFor(callId, exception);
         if (Logger is not null && error.Code is not (RpcErrorCode.Cancelled or RpcErrorCode.DeadlineExceeded))
         {
-            LogMethodFailed(method.WireName, kind == FrameKind.Notification, exception);
+            LogMethodFailed(MethodNameOf(callId, kind), isNotification: false, exception);
         }
 
         return error;
+    }
+
+    /// <summary>The wire name of the method an incoming call runs, for a log message (a logging connection keeps its id, see <see cref="OnIncomingCall"/>).</summary>
+    private string MethodNameOf(uint callId, FrameKind kind)
+    {
+        var methodId = callId;
+        if (kind != FrameKind.Notification)
+        {
+            lock (IncomingGate)
+            {
+                methodId = _incoming.TryGetValue(callId, out var call) ? call.MethodId : 0;
+            }
+        }
+
+        return _stubs.TryGetValue(methodId, out var stub) && FindMethod(stub, methodId) is { } method ? method.WireName : $"0x{methodId:X8}";
     }
 
     /// <summary>

@@ -108,17 +108,11 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
         lock (IncomingGate)
         {
             var stubs = new Dictionary<uint, RpcStub>(_stubs);
-            if (Logger is not null)
-            {
-                // Only a logging connection pays for knowing which method runs: the per-call path stays as it is without.
-                stub = LoggedStub.Wrap(stub, stubs.Values);
-            }
-
             foreach (var method in stub.Methods)
             {
                 if (stubs.TryGetValue(method.Id, out var existing) && !ReferenceEquals(existing, stub))
                 {
-                    var clash = FindMethod(existing, method.Id);
+                    var clash = FindMethod(existing, method.Id)?.WireName;
                     throw new InvalidOperationException(
                         $"The method '{method.WireName}' cannot be served: '{clash}' is already served on this connection with the same " +
                         (clash == method.WireName ? "wire name." : "method id (an FNV-1a collision; rename one with [RpcMethod])."));
@@ -175,13 +169,13 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
         }
     }
 
-    private static string? FindMethod(RpcStub stub, uint id)
+    private static RpcMethod? FindMethod(RpcStub stub, uint id)
     {
         foreach (var method in stub.Methods)
         {
             if (method.Id == id)
             {
-                return method.WireName;
+                return method;
             }
         }
 
@@ -283,6 +277,9 @@ internal sealed partial class BinaryProtocolConnection : ProtocolConnection
 
         /// <summary>Gets or sets the call's span and duration, when someone listens.</summary>
         public CallObservation? Observation { get; set; }
+
+        /// <summary>Gets or sets the id of the method called, kept on a logging connection so a failure's log names it.</summary>
+        public uint MethodId { get; set; }
 
         public bool IsCancellationRequested => _cancellation?.IsCancellationRequested ?? false;
 

@@ -1,6 +1,8 @@
 using System;
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Globalization;
 using System.Text;
 
 namespace Rpc.Protocols.Binary;
@@ -30,11 +32,26 @@ internal readonly struct RequestHeader
     // A W3C tracestate is at most 32 members of at most 256 characters; anything longer is not a trace context.
     private const int MaxTraceContextLength = 32 * 257;
 
+    // "00-" trace id "-" span id "-" flags: the only version of the format.
+    private const int TraceParentLength = 3 + 32 + 1 + 16 + 1 + 2;
+
+    // The sending side's span: its traceparent is written from its ids, not made into a string first.
+    private readonly Activity? _span;
+
+    /// <summary>A header as read, or one that carries no span.</summary>
     public RequestHeader(TimeSpan? deadline, string? traceParent = null, string? traceState = null)
     {
         Deadline = deadline;
         TraceParent = traceParent;
-        TraceState = traceParent is null || string.IsNullOrEmpty(traceState) || traceState.Length > MaxTraceContextLength ? null : traceState;
+        TraceState = traceParent is null ? null : ValidTraceState(traceState);
+    }
+
+    /// <summary>The header of a call whose span (a W3C one) is recorded: the span travels as its trace context.</summary>
+    public RequestHeader(TimeSpan? deadline, Activity span)
+    {
+        Deadline = deadline;
+        _span = span;
+        TraceState = ValidTraceState(span.TraceStateString);
     }
 
     /// <summary>Gets the time the caller still waits, or <see langword="null"/> when the call has no deadline.</summary>
@@ -46,14 +63,14 @@ internal readonly struct RequestHeader
     /// <summary>Gets the caller's W3C <c>tracestate</c>, or <see langword="null"/>.</summary>
     public string? TraceState { get; }
 
-    public bool IsEmpty => Deadline is null && TraceParent is null;
+    public bool IsEmpty => Deadline is null && TraceParent is null && _span is null;
 
     /// <summary>Gets the bytes <see cref="Write"/> writes (0 when empty: no header is sent at all).</summary>
     public int Size => IsEmpty
         ? 0
         : LengthSize
             + (Deadline is null ? 0 : FieldHeaderSize + DeadlineSize)
-            + (TraceParent is null ? 0 : FieldHeaderSize + TraceParent.Length)
+            + (_span is not null ? FieldHeaderSize + TraceParentLength : TraceParent is null ? 0 : FieldHeaderSize + TraceParent.Length)
             + (TraceState is null ? 0 : FieldHeaderSize + TraceState.Length);
 
     public void Write(Span<byte> destination)
@@ -68,8 +85,26 @@ internal readonly struct RequestHeader
             field = field[(FieldHeaderSize + DeadlineSize)..];
         }
 
-        field = WriteText(field, TraceParentTag, TraceParent);
+        field = _span is null ? WriteText(field, TraceParentTag, TraceParent) : WriteTraceParent(field, _span);
         WriteText(field, TraceStateTag, TraceState);
+    }
+
+    private static string? ValidTraceState(string? traceState) =>
+        string.IsNullOrEmpty(traceState) || traceState.Length > MaxTraceContextLength ? null : traceState;
+
+    /// <summary>Writes <paramref name="span"/>'s <c>traceparent</c> (what <see cref="Activity.Id"/> is, for a W3C span).</summary>
+    private static Span<byte> WriteTraceParent(Span<byte> field, Activity span)
+    {
+        field[0] = TraceParentTag;
+        BinaryPrimitives.WriteUInt16LittleEndian(field[1..], TraceParentLength);
+        var text = field.Slice(FieldHeaderSize, TraceParentLength);
+        "00-"u8.CopyTo(text);
+        Encoding.ASCII.GetBytes(span.TraceId.ToHexString(), text[3..]);
+        text[35] = (byte)'-';
+        Encoding.ASCII.GetBytes(span.SpanId.ToHexString(), text[36..]);
+        text[52] = (byte)'-';
+        ((byte)span.ActivityTraceFlags).TryFormat(text[53..], out _, "x2", CultureInfo.InvariantCulture);
+        return field[(FieldHeaderSize + TraceParentLength)..];
     }
 
     private static Span<byte> WriteText(Span<byte> field, byte tag, string? text)

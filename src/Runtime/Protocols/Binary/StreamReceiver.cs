@@ -216,12 +216,6 @@ internal sealed class StreamReceiver<T> : IAsyncEnumerator<T>, IPendingReply<T>,
             ? token.UnsafeRegister(static (state, token) => ((StreamReceiver<T>)state!).OnCallerCancelled(token), this)
             : default;
 
-    private void OnCallerCancelled(CancellationToken token)
-    {
-        if (_connection.TryRemovePending(_requestId))
-        {
-            _connection.SendCancel(_requestId);
-            Cancel(token);
-        }
-    }
+    // Through the connection's pending call, which may be the observed wrapper of this receiver: its span ends too.
+    private void OnCallerCancelled(CancellationToken token) => _connection.OnCallerCancelled(_requestId, token);
 }
