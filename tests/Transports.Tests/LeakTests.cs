@@ -30,11 +30,13 @@ public sealed class LeakTests : TestBase
 
         await CycleAsync(listener, options, cycles);
 
-        // Slack: the thread pool grows under load and retires idle threads only after a while, and the runtime opens a
-        // few files lazily (assemblies, /proc entries); a leak of 300 or 1,000 connections is far beyond either.
-        var after = await SettledAsync(baseline.Fds + 4, baseline.Threads + 8);
+        // Slack: the runtime opens a few files lazily (assemblies, /proc entries), and the thread pool grows while other
+        // test assemblies load the machine (a clean-clone CI run saw +12) and retires idle threads only after ~20 s; a
+        // leak of 300 or 1,000 connections (a descriptor each, a receive thread each on the blocking kinds) is far beyond.
+        const int ThreadSlack = 32;
+        var after = await SettledAsync(baseline.Fds + 4, baseline.Threads + ThreadSlack);
         Assert.True(after.Fds <= baseline.Fds + 4, $"file descriptors: {baseline.Fds} before, {after.Fds} after {cycles} cycles");
-        Assert.True(after.Threads <= baseline.Threads + 8, $"threads: {baseline.Threads} before, {after.Threads} after {cycles} cycles");
+        Assert.True(after.Threads <= baseline.Threads + ThreadSlack, $"threads: {baseline.Threads} before, {after.Threads} after {cycles} cycles");
     }
 
     private async Task CycleAsync(TransportListener listener, TransportOptions options, int cycles)
